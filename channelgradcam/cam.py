@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 import keras
-from .surgery import add_channel_conv, flatten_model, find_layer, layer_output, _model_input
+from .surgery import add_channel_conv, flatten_model, find_layer, layer_output, _model_input, _graph, _replay
 
 # %% auto #0
 __all__ = ['as_image_batch', 'channel_importance', 'normalize_jointly', 'CAMResult', 'GradCAM', 'GradCAMPlusPlus', 'LayerCAM',
@@ -118,6 +118,78 @@ def _target_index(targets, batch, n_classes):
         raise ValueError(f"Target class {int(bad[0])} is out of range: the model has {n_classes} classes (0..{n_classes - 1}).")
     return idx.astype(np.int32)
 
+# %% ../nbs/01_cam.ipynb #fa5f0002
+def _strided_input_grad(dy, w, x_shape, strides, padding):
+    "Input gradient of a strided NHWC convolution: one stride-1 forward conv over the sub-pixel phases, then interleaved."
+    (sh, sw), (kh, kw), c = strides, w.shape[:2], w.shape[2]
+    h, wd, ho, wo = x_shape[1], x_shape[2], dy.shape[1], dy.shape[2]
+    mh, mw = -(-kh // sh), -(-kw // sw)  # taps per phase
+    pt = max((ho - 1) * sh + kh - h, 0) // 2 if padding == "SAME" else 0
+    pl = max((wo - 1) * sw + kw - wd, 0) // 2 if padding == "SAME" else 0
+    ph, pw = min(kh, sh), min(kw, sw)  # phases p >= kh get no taps: zeros, padded in below
+    wp = tf.pad(w, [[0, sh * mh - kh], [0, sw * mw - kw], [0, 0], [0, 0]])
+    k = tf.concat([tf.transpose(wp[p::sh, q::sw][::-1, ::-1], [0, 1, 3, 2]) for p in range(ph) for q in range(pw)], -1)
+    y = tf.nn.conv2d(tf.pad(dy, [[0, 0], [mh - 1, mh - 1], [mw - 1, mw - 1], [0, 0]]), k, 1, "VALID")
+    b, lh, lw = tf.shape(dy)[0], ho + mh - 1, wo + mw - 1
+    y = tf.transpose(tf.reshape(y, [b, lh, lw, ph, pw, c]), [0, 1, 3, 2, 4, 5])
+    y = tf.reshape(tf.pad(y, [[0, 0], [0, 0], [0, sh - ph], [0, 0], [0, sw - pw], [0, 0]]), [b, lh * sh, lw * sw, c])
+    y = tf.pad(y, [[0, 0], [0, max(pt + h - lh * sh, 0)], [0, max(pl + wd - lw * sw, 0)], [0, 0]])
+    return y[:, pt:pt + h, pl:pl + wd, :]
+
+def _conv(x, w, layer):
+    "`layer`'s convolution of `x` with kernel `w`; a strided conv with a spatial kernel gets the faster input gradient."
+    s, d, pad = tuple(layer.strides), tuple(layer.dilation_rate), layer.padding.upper()
+    if s == (1, 1) or d != (1, 1) or w.shape[0] * w.shape[1] == 1 or not x.shape[1:].is_fully_defined():
+        return tf.nn.convolution(x, w, strides=s, padding=pad, dilations=d)
+    @tf.custom_gradient
+    def conv(x):  # only the input gradient: the tape never watches weights
+        return tf.nn.conv2d(x, w, s, pad), lambda dy: _strided_input_grad(dy, w, x.shape, s, pad)
+    return conv(x)
+
+def _strided(l):
+    "True for a Conv2D with stride > 1, a spatial kernel and no dilation (its input gradient is slow on CPU)."
+    return max(l.strides) > 1 and max(l.kernel_size) > 1 and max(l.dilation_rate) == 1
+
+def _fast_plan(flat):
+    "{id(Conv2D output): following BatchNormalization node or None} for the convs `_run_fast` computes itself."
+    g, users, plan = _graph(flat), {}, {}
+    nodes = [n for ns in g._nodes_by_depth.values() for n in ns if n.operation and not n.is_input]
+    for n in nodes:
+        for t in n.input_tensors: users.setdefault(id(t), []).append(n)
+    outs = {id(t) for t in g.outputs}
+    for n in nodes:
+        l = n.operation
+        if (type(l) is not keras.layers.Conv2D or l.data_format != "channels_last" or l.groups != 1
+                or l.compute_dtype != "float32" or getattr(l, "quantization_mode", None)
+                or len(n.input_tensors) != 1 or len(n.outputs) != 1): continue
+        t = n.outputs[0]; nxt = users.get(id(t), [])
+        bn = nxt[0] if len(nxt) == 1 and id(t) not in outs and _act_name(l.activation) == "linear" else None
+        if bn is not None and not (type(bn.operation) is keras.layers.BatchNormalization and bn.operation.axis in (-1, 3)
+                                   and bn.operation.compute_dtype == "float32"): bn = None
+        if bn is not None or _strided(l): plan[id(t)] = bn
+    return plan
+
+def _run_fast(flat, x, plan):
+    "`flat(x, training=False)` with each planned Conv2D (and the BatchNormalization folded into it) run by `_conv`."
+    def call(node, args, kwargs, tensors):
+        op, key = node.operation, id(node.outputs[0])
+        if key not in plan:
+            if getattr(op, "_call_has_training_arg", False): kwargs["training"] = False
+            return False
+        bn = plan[key]
+        w, b = tf.convert_to_tensor(op.kernel), op.bias if op.use_bias else None
+        if bn is not None:
+            l = bn.operation
+            inv = tf.math.rsqrt(l.moving_variance + l.epsilon) * (l.gamma if l.scale else 1.0)
+            shift = (l.beta if l.center else 0.0) - l.moving_mean * inv + (0.0 if b is None else b * inv)
+            w, b, key = w * inv, shift, id(bn.outputs[0])  # the BN node's output: `_replay` then skips that node
+        y = _conv(args[0], w, op)
+        y = y if b is None else tf.nn.bias_add(y, b)
+        tensors[key] = y if bn is not None else op.activation(y)
+        return True
+    return _replay(flat, [x], call)
+
+
 # %% ../nbs/01_cam.ipynb #a0aa8000
 @dataclasses.dataclass
 class CAMResult:
@@ -142,6 +214,7 @@ class _Explainer:
                 raise ValueError(f"Layer `{l.name}` has output shape {tuple(a.shape)}; CAMs need a spatial (B, H, W, C) output.")
         pre, self._head = _split_head(self.model, score)
         self._flat = keras.Model(self.model.inputs, acts + [pre], name=f"{self.model.name}_cam")
+        self._plan = _fast_plan(self._flat)  # convs run by `_run_fast` (BN folded, faster strided input gradients)
         inp = self.model.inputs[0]
         self.input_shape = tuple(inp.shape[1:])
         self.n_classes = int(self.model.outputs[0].shape[-1])
@@ -169,7 +242,7 @@ class _Explainer:
         self.trace_count += 1  # Python side effect: runs once per trace, not per call
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
-            *acts, pre = self._flat(x, training=False)
+            *acts, pre = _run_fast(self._flat, x, self._plan) if self._plan else self._flat(x, training=False)
             outputs, scored = self._head(pre)
             if target_fn is None:
                 top = tf.argmax(outputs, axis=-1, output_type=tf.int32)

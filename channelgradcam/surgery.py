@@ -26,14 +26,16 @@ def _is_graph_model(op):
     "True for a (possibly unbuilt) functional or Sequential model that can be inlined."
     return isinstance(op, keras.Sequential) or (isinstance(op, keras.Model) and _graph(op) is not None)
 
-def _replay(model, inputs):
-    "Re-call `model`'s layers on `inputs` (a flat list of tensors), inlining nested models; returns a flat list of outputs."
+def _replay(model, inputs, call=None):
+    """Re-call `model`'s layers on `inputs` (a flat list of tensors), inlining nested models; returns a flat list of outputs.
+    `call(node, args, kwargs, tensors)`, if given, sees each node first: it may store the node's outputs in `tensors`
+    (keyed by `id` of the symbolic outputs, also of later nodes it computes at once) and return True, or return False."""
     g = _graph(model)
     if g is None:
         if isinstance(model, keras.Sequential):  # never built on an Input: call its layers in order
             x = inputs[0]
             for layer in model.layers:
-                x = _replay(layer, [x])[0] if _is_graph_model(layer) else layer(x)
+                x = _replay(layer, [x], call)[0] if _is_graph_model(layer) else layer(x)
             return [x]
         return keras.tree.flatten(model(*inputs))  # subclassed model: stays one opaque operation
     if len(inputs) != len(g.inputs):
@@ -41,13 +43,14 @@ def _replay(model, inputs):
     tensors = {id(x): y for x, y in zip(g.inputs, inputs)}
     for depth in sorted(g._nodes_by_depth, reverse=True):
         for node in g._nodes_by_depth[depth]:
-            if not node.operation or node.is_input: continue
+            if not node.operation or node.is_input or all(id(x) in tensors for x in node.outputs): continue
             if any(id(x) not in tensors for x in node.input_tensors): continue
             args, kwargs = node.arguments.fill_in(tensors)
             op = node.operation
+            if call is not None and call(node, args, kwargs, tensors): continue
             if _is_graph_model(op):
                 sub_in = args[0] if args else kwargs.get("inputs")
-                outs = _replay(op, keras.tree.flatten(sub_in))
+                outs = _replay(op, keras.tree.flatten(sub_in), call)
             else:
                 outs = keras.tree.flatten(op(*args, **kwargs))
             for x, y in zip(node.outputs, outs):

@@ -41,7 +41,7 @@ def figure_png(fig:Figure, # figure to render
     from PIL import Image
     fig.canvas.draw()
     im = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-    im.quantize(256, method=Image.Quantize.MEDIANCUT).save(buf, format="png", optimize=True)
+    im.quantize(256, method=Image.Quantize.FASTOCTREE).save(buf, format="png", optimize=True)
     return buf.getvalue()
 
 def _register_ipython_png():
