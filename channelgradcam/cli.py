@@ -179,7 +179,8 @@ def cmd_explain(args) -> int:
     "Per-channel CAMs of each image: a figure per image and a JSON line per image on stdout."
     mp = pathlib.Path(args.model).expanduser()
     if not mp.exists(): raise CLIError(f"--model {args.model!r}: no such file or folder")
-    from channelgradcam.train import load_model, _atomic
+    from channelgradcam.train import load_model
+    from channelgradcam.data import _atomic
     model = load_model(mp)
     shape = model.input_shape
     if len(shape) != 4: raise CLIError(f"the model's input has shape {shape}; expected images (B, H, W, C)")
@@ -192,7 +193,7 @@ def cmd_explain(args) -> int:
     figs = _figure_paths(args.images, args.out)
     from channelgradcam.viz import show_channel_cams
     for i, (img, fp) in enumerate(zip(args.images, figs)):
-        fig = show_channel_cams(x[i:i + 1], _row(res, i), class_names=names, title=pathlib.Path(img).name, dpi=args.dpi)
+        fig = show_channel_cams(x, res, index=[i], class_names=names, title=pathlib.Path(img).name, dpi=args.dpi)
         fp.parent.mkdir(parents=True, exist_ok=True)
         _atomic(fp, lambda t: fig.savefig(t, format="png", dpi=args.dpi, bbox_inches="tight"))
         p = res.outputs[i]
@@ -201,11 +202,6 @@ def cmd_explain(args) -> int:
                 "degenerate": bool(res.degenerate[i]), "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}
         print(json.dumps(line), flush=True)
     return 0
-
-def _row(res, i):
-    "The `ChannelCAMResult` of image `i` alone."
-    import dataclasses
-    return dataclasses.replace(res, **{f.name: getattr(res, f.name)[i:i + 1] for f in dataclasses.fields(res)})
 
 # %% ../nbs/08_cli.ipynb #8bb0c2d1
 def cmd_demo(args) -> int:

@@ -7,7 +7,7 @@ Docs: https://channelgradcam.github.io/channelgradcam/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #f560ac1b
 from __future__ import annotations
-import hashlib, json, os, sys, tempfile, time, warnings
+import hashlib, json, os, sys, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,17 +169,16 @@ def _cache_key(paths, hw, mode):
         except OSError: h.update(f"{p.resolve()}\0missing\n".encode())
     return h.hexdigest()[:20]
 
-def _write_npz(fn: Path, **arrays):
-    "Write an .npz file atomically: a temporary file in the same folder, then `os.replace`."
-    fn.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=fn.name + ".", suffix=".tmp", dir=fn.parent)
+def _atomic(path, write):
+    "Write `path` atomically: `write(tmp)` writes a temporary file beside it, which then replaces `path`."
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # same suffix: Keras insists on .keras, numpy on .npz
     try:
-        with os.fdopen(fd, "wb") as f: np.savez(f, **arrays)
-        os.replace(tmp, fn)
-    except BaseException:
-        try: os.unlink(tmp)
-        except OSError: pass
-        raise
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return path
 
 def _report(skipped, n):
     if skipped:
@@ -221,8 +220,9 @@ def _load(paths, size, mode, cache_dir, progress, num_workers):
     cache = ChannelCache(out if len(kept) == n else out[kept], kept, skipped, fn, False)
     _report(skipped, n)
     if fn is not None:
-        _write_npz(fn, images=cache.images, kept=kept, skipped_paths=np.array([str(p) for p, _ in skipped], str),
-                   skipped_reasons=np.array([r for _, r in skipped], str))
+        fn.parent.mkdir(parents=True, exist_ok=True)
+        _atomic(fn, lambda t: np.savez(t, images=cache.images, kept=kept, skipped_paths=np.array([str(p) for p, _ in skipped], str),
+                                       skipped_reasons=np.array([r for _, r in skipped], str)))
     return cache
 
 # %% ../nbs/02_data.ipynb #33621ba7

@@ -52,7 +52,8 @@ def _n_outputs(model):
 
 def _conv_layers(model):
     "Conv layers usable for LayerCAM (layers with a 4-D output whose class is a convolution), in graph order."
-    names, flat = spatial_layers(model), flatten_model(model)
+    flat = flatten_model(model)
+    names = spatial_layers(flat)
     conv = [n for n in names if "Conv" in type(flat.get_layer(n)).__name__]
     return conv or names
 
@@ -265,7 +266,7 @@ def _render(self:Explorer):
                                                         self.rgb, alpha, "jet", note, self.size, self.dpi)
         else: fig._cgc_rows[0].update(xd, m, e["importance"], alpha, label)
     else:
-        m = m / max(float(m.max()), 1e-30)
+        m = normalize_jointly(m[None])[0]
         img = _image_for_display(xd, self.rgb)
         fig = self._figs.get(LAYER)
         if fig is None: fig = self._figs[LAYER] = _image_figure(img[None], m[None], [label], alpha, "jet", note,

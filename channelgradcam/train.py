@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 from .surgery import add_channel_conv
+from .data import _atomic
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN_RGB', 'CAFFE', 'SMALL_CNN_WIDTHS', 'BACKBONES', 'RUN_FILES', 'small_cnn', 'WeightsUnavailableError',
@@ -175,17 +176,6 @@ def build_model(
     return model
 
 # %% ../nbs/03_train.ipynb #b1eeba57
-def _atomic(path, write):
-    "Write `path` atomically: `write(tmp)` writes a temporary file beside it, which then replaces `path`."
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # same suffix: Keras insists on .keras / .weights.h5
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
-
 def write_json(path, obj) -> pathlib.Path:
     "Write `obj` as indented JSON to `path`, atomically."
     return _atomic(path, lambda t: pathlib.Path(t).write_text(json.dumps(obj, indent=2) + "\n"))

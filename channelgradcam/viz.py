@@ -237,7 +237,7 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
         raise ValueError(f"cam must be (B,H,W) maps for the {xd.shape[0]} image(s), got shape {maps.shape}")
     idx = _index(index, xd.shape[0], max_images)
     m = smooth_maps(maps[idx], smooth) if smooth else maps[idx]
-    m = m / np.maximum(m.max(axis=(1, 2), keepdims=True), 1e-30)
+    m = normalize_jointly(m)
     labels = [_row_label(i, res.targets, res.outputs, class_names) if res is not None else "" for i in idx]
     imgs = np.stack([_image_for_display(xd[i], rgb) for i in idx])
     return _image_figure(imgs, m, labels, alpha, cmap, _smooth_note(smooth), size, dpi)
