@@ -70,15 +70,6 @@ def test_tree_unchanged_by(command, tmp_path):
     assert not changed, f"`{command}` changes {changed}: run `nbdev-export && nbdev-clean` and commit the result"
 
 
-def test_docs_preprocessing(tmp_path):
-    work = _copy_project(tmp_path / "work")
-    res = _run([str(Path(sys.executable).parent / "nbdev-proc-nbs")], cwd=work)
-    assert res.returncode == 0, f"nbdev-proc-nbs failed:\n{res.stderr[-5000:]}"
-    processed = {p.relative_to(work / "_proc").with_suffix("") for p in (work / "_proc").rglob("*.ipynb")}
-    expected = {p.relative_to(ROOT / "nbs").with_suffix("") for p in NOTEBOOKS}
-    assert expected <= processed, f"docs preprocessing skipped {sorted(map(str, expected - processed))}"
-
-
 def test_readme_in_step_with_index(tmp_path):
     res = _run([sys.executable, "-m", "nbconvert", "--to", "markdown", str(ROOT / "nbs" / "index.ipynb"),
                 "--output-dir", str(tmp_path), "--output", "README"], cwd=ROOT)
