@@ -2,7 +2,8 @@
 
 Writes a folder of JPEGs (Kaggle names, ~320x240), then measures, at 224 px and batch 32, on the same mix plan:
 
-* ours: `load_channels` once (one-time cache build, reported separately; then the .npz cache file reload), then
+* ours: `load_channels` once (every file decoded through `images.read_image`; one-time cache build, reported
+  separately; then the .npz cache file reload, checked against its key), then
   `make_dataset` batches (gather from the cache), median epoch throughput after the first epoch;
 * naive: what the prototype's `keras.utils.Sequence` did — open, convert, resize (and min-max stretch the red
   channel) three files for every sample, every time; median batch throughput.
@@ -64,6 +65,7 @@ def run(quick: bool = False) -> str:
     "Run the benchmark; return a markdown section."
     import tensorflow as tf
     from channelgradcam.data import index_images, load_channels, mix_plan, make_dataset
+    from channelgradcam.images import to_float
 
     n_files = 60 if quick else 300
     n_rounds = 3 if quick else 7  # rounds of (one epoch of ours, `per_round` naive batches)
@@ -108,7 +110,7 @@ def run(quick: bool = False) -> str:
             naive_r += [naive_batch(order[(r * per_round + j) % len(order)]) for j in range(per_round)]
         ours, naive_rate = statistics.median(ours_r), statistics.median(naive_r)
         # the same samples: naive and ours agree on the first batch (red channel, min-max stretched)
-        xo = np.moveaxis(cache.images[plan.sources[:BATCH]], 1, -1) / 255
+        xo = to_float(np.moveaxis(cache.images[plan.sources[:BATCH]], 1, -1))  # converted as make_dataset does
         agree = float(np.abs(naive[0][0] - xo).mean())
 
     ratio = ours / naive_rate

@@ -1,5 +1,5 @@
-"""Image folders and synthetic shapes → each file decoded once into a channel cache → mix plans (which image goes into
-which channel) → `tf.data` batches for the channel-1 experiment.
+"""Image folders and synthetic shapes → each file decoded once (through the one image reader) into a cache → mix
+plans (which image goes into which channel) → `tf.data` batches, for the channel-1 experiment and for multi-band images as they are.
 
 Docs: https://channelgradcam.github.io/channelgradcam/data.html.md"""
 
@@ -7,20 +7,20 @@ Docs: https://channelgradcam.github.io/channelgradcam/data.html.md"""
 
 # %% ../nbs/04_data.ipynb #f560ac1b
 from __future__ import annotations
-import hashlib, json, os, sys, time, warnings
+import hashlib, json, os, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from PIL import Image, ImageOps
+from .core import atomic_write, progress as _progress, quiet_tensorflow
+from .images import IMAGE_EXTS, read_image, to_float
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SHAPES', 'ImageIndex', 'index_images', 'split', 'ChannelCache', 'load_channels', 'load_rgb', 'Shapes',
-           'synthetic_shapes', 'MixPlan', 'mix_plan', 'pure_plan', 'make_dataset', 'mixed_arrays']
+__all__ = ['SHAPES', 'ImageIndex', 'index_images', 'split', 'ChannelCache', 'load_channels', 'load_rgb', 'write_skipped',
+           'load_images', 'Shapes', 'synthetic_shapes', 'MixPlan', 'mix_plan', 'pure_plan', 'make_dataset',
+           'mixed_arrays']
 
 # %% ../nbs/04_data.ipynb #1be0944c
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
 @dataclass
 class ImageIndex:
     "Image files with integer labels: `classes[labels[i]]` is the class of `paths[i]`."
@@ -28,6 +28,7 @@ class ImageIndex:
     labels: np.ndarray  # int64 (N,) class id of each file
     classes: list  # class names, sorted
     layout: str = ""  # "kaggle" (cat.1.jpg) or "folders" (one sub-folder per class)
+    skipped: list = field(default_factory=list)  # (path, reason) of the hidden and non-image files passed over
 
     def __len__(self): return len(self.paths)
 
@@ -35,45 +36,53 @@ class ImageIndex:
         counts = ", ".join(f"{c}: {int((self.labels == i).sum())}" for i, c in enumerate(self.classes))
         return f"ImageIndex({len(self)} images, layout={self.layout!r}, {counts})"
 
-def _is_image(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()
-
-def _hidden(p: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in p.relative_to(root).parts)
-
 # %% ../nbs/04_data.ipynb #0a6038c7
-def index_images(imdir) -> ImageIndex:
-    "Find the images under `imdir`: Kaggle `class.id.jpg` names, or one sub-folder per class."
+def _scan(folder: Path, skipped: list, recursive: bool) -> list:
+    "Image files in `folder` (sorted); hidden entries and non-images go to `skipped`."
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."): skipped.append((p, "hidden"))
+        elif p.is_dir():
+            if recursive: out += _scan(p, skipped, True)
+        elif p.suffix.lower() in IMAGE_EXTS: out.append(p)
+        else: skipped.append((p, f"not an image ({p.suffix or 'no extension'})"))
+    return out
+
+def _kaggle(root, top):
+    "(paths, class names) of Kaggle-style files `class.id.ext` in `root`."
+    bad = [p.name for p in top if len(p.name.split(".")) < 3 or not p.name.split(".")[0]]
+    if bad:
+        raise ValueError(f"Expected Kaggle names like 'cat.123.jpg' (class = text before the first dot) or one sub-folder "
+                         f"per class. Received: {len(bad)} of {len(top)} images in {str(root)!r} with no class prefix (e.g. {bad[:3]})")
+    return top, [p.name.split(".")[0] for p in top]
+
+def index_images(
+    imdir,  # a folder: Kaggle names (cat.1.jpg) in it, or one sub-folder per class
+) -> ImageIndex:
+    "Find the images under `imdir`: Kaggle `class.id.jpg` names, or one sub-folder per class (searched recursively)."
     root = Path(imdir).expanduser()
-    if not root.exists(): raise FileNotFoundError(f"image folder {str(imdir)!r} does not exist")
-    if not root.is_dir(): raise ValueError(f"{str(imdir)!r} is a file; expected a folder of images")
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
-    top = [p for p in entries if _is_image(p)]
-    subs = {}
-    for d in (p for p in entries if p.is_dir()):
-        ims = sorted(p for p in d.rglob("*") if _is_image(p) and not _hidden(p, d))
+    if not root.exists(): raise FileNotFoundError(f"Expected a folder of images. Received: {str(imdir)!r}, which does not exist")
+    if not root.is_dir(): raise ValueError(f"Expected a folder of images. Received: {str(imdir)!r}, which is a file")
+    skipped, subs = [], {}
+    top = _scan(root, skipped, recursive=False)
+    for d in (p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")):
+        ims = _scan(d, skipped, recursive=True)
         if ims: subs[d.name] = ims
     if top and subs:
-        raise ValueError(f"mixed layouts in {str(root)!r}: {len(top)} images at the top level (e.g. {top[0].name!r}) "
-                         f"and class sub-folders {sorted(subs)[:5]}; use one layout: Kaggle names like 'cat.1.jpg' "
-                         "in one folder, or one sub-folder per class")
+        raise ValueError(f"Expected one layout: Kaggle names like 'cat.1.jpg' in one folder, or one sub-folder per class. Received: "
+                         f"mixed layouts in {str(root)!r}: {len(top)} images at the top level (e.g. {top[0].name!r}) and class "
+                         f"sub-folders {sorted(subs)[:5]}")
     if not top and not subs:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in {str(root)!r} or its sub-folders")
-    if top:
-        bad = [p.name for p in top if len(p.name.split(".")) < 3 or not p.name.split(".")[0]]
-        if bad:
-            raise ValueError(f"{len(bad)} of {len(top)} images in {str(root)!r} have no class prefix (e.g. {bad[:3]}); "
-                             "expected Kaggle names like 'cat.123.jpg' (class = text before the first dot), "
-                             "or one sub-folder per class")
-        paths, names, layout = top, [p.name.split(".")[0] for p in top], "kaggle"
+        raise ValueError(f"Expected image files ({', '.join(IMAGE_EXTS)}). Received: no images in {str(root)!r} or its sub-folders")
+    if top: (paths, names), layout = _kaggle(root, top), "kaggle"
     else:
         paths, names, layout = [], [], "folders"
         for c, ims in subs.items(): paths += ims; names += [c] * len(ims)
     classes = sorted(set(names))
     if len(classes) < 2:
-        raise ValueError(f"only one class ({classes[0]!r}, {len(paths)} images) in {str(root)!r}; need at least two")
+        raise ValueError(f"Expected at least two classes. Received: only one class ({classes[0]!r}, {len(paths)} images) in {str(root)!r}")
     lut = {c: i for i, c in enumerate(classes)}
-    return ImageIndex(paths, np.array([lut[n] for n in names], np.int64), classes, layout)
+    return ImageIndex(paths, np.array([lut[n] for n in names], np.int64), classes, layout, skipped)
 
 # %% ../nbs/04_data.ipynb #62bbddb7
 def split(labels, # (N,) integer class of each image
@@ -81,10 +90,10 @@ def split(labels, # (N,) integer class of each image
           seed=0): # the same seed gives the same split
     "Stratified split of `range(len(labels))` into parts of the given `fractions`; a tuple of sorted index arrays."
     labels = np.asarray(labels)
-    if labels.ndim != 1: raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+    if labels.ndim != 1: raise ValueError(f"Expected 1-D labels. Received: labels.shape={labels.shape}")
     f = np.asarray(fractions, float)
     if f.ndim != 1 or len(f) == 0 or (f < 0).any() or not np.isclose(f.sum(), 1):
-        raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
+        raise ValueError(f"Expected non-negative fractions that sum to 1. Received: fractions={fractions}")
     rng = np.random.default_rng(seed)
     cum = np.concatenate([[0.0], np.cumsum(f)])
     parts = [[np.zeros(0, np.int64)] for _ in f]
@@ -94,31 +103,11 @@ def split(labels, # (N,) integer class of each image
         for k in range(len(f)): parts[k].append(idx[b[k]:b[k + 1]])
     return tuple(np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
 
-# %% ../nbs/04_data.ipynb #e9f7e161
-class _Progress:
-    "A tiny stderr progress bar, drawn at most every `every` seconds; does nothing unless `enabled`."
-    def __init__(self, total, desc="", enabled=True, every=0.25, file=None):
-        self.total, self.desc, self.enabled, self.every = total, desc, enabled, every
-        self.file, self.n, self.t0, self.last, self.drawn = file or sys.stderr, 0, time.perf_counter(), 0.0, False
-
-    def update(self, n=1):
-        self.n += n
-        now = time.perf_counter()
-        if self.enabled and (now - self.last >= self.every or self.n >= self.total):
-            self.last, self.drawn = now, True
-            frac, el = self.n / max(self.total, 1), now - self.t0
-            eta = el / frac - el if frac > 0 else 0.0
-            self.file.write(f"\r{self.desc} |{'#' * int(24 * frac):<24}| {self.n}/{self.total} [{el:.0f}s<{eta:.0f}s]")
-            self.file.flush()
-
-    def close(self):
-        if self.drawn: self.file.write("\n"); self.file.flush()
-
 # %% ../nbs/04_data.ipynb #e69f4159
 @dataclass
 class ChannelCache:
     "Decoded images: row `i` of `images` is file `paths[kept[i]]`."
-    images: np.ndarray  # uint8 (N,H,W): one channel per file; (N,H,W,3) from `load_rgb`
+    images: np.ndarray  # (N,H,W) one channel per file, or (N,H,W,C) whole images; uint8, uint16 (other ints as read) or float16
     kept: np.ndarray  # int64 (N,): index into the `paths` given, for each row of `images`
     skipped: list = field(default_factory=list)  # (path, reason) of each file that could not be decoded
     cache_file: Path | None = None  # the .npz file this cache was read from or written to
@@ -130,121 +119,223 @@ class ChannelCache:
         return (f"ChannelCache(images={self.images.dtype}{tuple(self.images.shape)}, skipped={len(self.skipped)}, "
                 f"from_cache={self.from_cache})")
 
-_MODES = ("luminance", "red", "rgb")
-_CACHE_VERSION = 1
+# %% ../nbs/04_data.ipynb #4d7e2a61
+_MODES = ("luminance", "red", "rgb", "bands")
+_CACHE_VERSION = 2
+_F16_MAX = float(np.finfo(np.float16).max)
 
 def _size_hw(size):
     "`size` as (H, W): an int is a square."
-    if isinstance(size, (int, np.integer)): hw = (int(size), int(size))
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool): hw = (int(size), int(size))
     else:
         try: hw = tuple(int(s) for s in size)
-        except TypeError: hw = ()
-    if len(hw) != 2 or min(hw) < 1: raise ValueError(f"size must be an int or (height, width) > 0, got {size!r}")
+        except (TypeError, ValueError): hw = ()
+    if len(hw) != 2 or min(hw) < 1: raise ValueError(f"Expected size as an int or (height, width) > 0. Received: size={size!r}")
     return hw
 
-def _decode(path, hw, mode):
-    "Decode one file to uint8 (H,W) (`luminance`, `red`) or (H,W,3) (`rgb`)."
-    h, w = hw
-    with Image.open(path) as im:
-        im.draft("L" if mode == "luminance" else "RGB", (w, h))  # JPEG only: decode at a reduced scale >= (w, h)
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("P", "PA"): im = im.convert("RGBA")  # palettes (and their transparency) to true colour
-        if im.mode.startswith("I;16"): im = Image.fromarray((np.asarray(im, np.float32) / 257).round().astype(np.uint8))
-        elif im.mode in ("I", "F"): im = Image.fromarray(np.clip(np.asarray(im, np.float32), 0, 255).astype(np.uint8))
-        if mode == "luminance": im = im.convert("L")
-        elif mode == "red": im = im.convert("RGB").getchannel("R")
-        else: im = im.convert("RGB")
-        if im.size != (w, h): im = im.resize((w, h), Image.BILINEAR)
-        a = np.asarray(im, np.uint8)
-    if mode == "red":
-        lo, hi = int(a.min()), int(a.max())
-        if hi > lo: a = np.round((a.astype(np.float32) - lo) * (255.0 / (hi - lo))).astype(np.uint8)
-    return a
+def _stretch(a):
+    "Min-max stretch of one channel to its type's full range (floats: [0, 1]); a constant channel is left as it is."
+    lo, hi = a.min(), a.max()
+    if hi <= lo: return a
+    top = np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else 1.0
+    out = (a.astype(np.float32) - np.float32(lo)) * (top / (float(hi) - float(lo)))
+    return np.round(out).astype(a.dtype) if np.issubdtype(a.dtype, np.integer) else out.astype(a.dtype)
 
-def _cache_key(paths, hw, mode):
-    "Hash of the resolved paths, their mtimes and sizes, the size and the mode."
-    h = hashlib.sha1(json.dumps([_CACHE_VERSION, list(hw), mode]).encode())
-    for p in paths:
-        try: st = p.stat(); h.update(f"{p.resolve()}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
-        except OSError: h.update(f"{p.resolve()}\0missing\n".encode())
+def _store(a, path):
+    "A decoded image in the cache's number type: integers as they are, floats as float16 (finite, within its range)."
+    if np.issubdtype(a.dtype, np.integer): return a
+    if not np.isfinite(a).all(): raise ValueError(f"Expected finite pixel values. Received: {str(path)!r}, which holds NaN or infinity")
+    if a.size and float(np.abs(a).max()) > _F16_MAX:
+        raise ValueError(f"Expected float pixels within ±{_F16_MAX:g} (the cache keeps floats as float16). Received: {str(path)!r} "
+                         f"with values up to {float(np.abs(a).max()):g}; scale the data first")
+    return a.astype(np.float16)
+
+def _decode(path, hw, mode, channels=None, channel_axis=None):
+    "One file through `read_image`: (H,W) for `luminance`/`red`, (H,W,3) for `rgb`, (H,W,C) for `bands`, in the cache's type."
+    if mode == "luminance": a = read_image(path, hw, channels=1)[..., 0]
+    elif mode == "red": a = _stretch(read_image(path, hw)[..., 0])
+    elif mode == "rgb": a = read_image(path, hw, channels=3)
+    else: a = read_image(path, hw, channels=channels, channel_axis=channel_axis)
+    return _store(a, path)
+
+# %% ../nbs/04_data.ipynb #6a2c9e14
+def _common(a, b):
+    "The cache type that holds rows of types `a` and `b` without losing precision."
+    if a == b: return a
+    return np.dtype(np.uint16) if {a, b} == {np.dtype(np.uint8), np.dtype(np.uint16)} else np.dtype(np.float16)
+
+def _convert(a, dt):
+    "`a` as cache type `dt`: 8-bit into 16-bit by ×257 (the same value on the 0–1 scale), anything else into float16 in [0, 1]."
+    if a.dtype == dt: return a
+    if dt == np.uint16 and a.dtype == np.uint8: return a.astype(np.uint16) * np.uint16(257)
+    return to_float(a).astype(np.float16)
+
+def _put(out, i, a, n):
+    "(out, None) with `a` stored in row `i` of `out` (allocated or promoted to a common type as needed); (out, reason) if it does not fit."
+    if out is None: out = np.empty((n, *a.shape), a.dtype)
+    if a.shape != out.shape[1:]:
+        return out, f"Expected {out.shape[-1]} channel(s) like the images read before it. Received: shape {a.shape}"
+    if a.dtype != out.dtype:
+        dt = _common(out.dtype, a.dtype)
+        out, a = _convert(out, dt), _convert(a, dt)
+    out[i] = a
+    return out, None
+
+# %% ../nbs/04_data.ipynb #7b3d9e05
+_CACHE_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float16)}
+
+def _cache_key(resolved, hw, mode, channels, channel_axis):
+    "Hash of the resolved paths, their mtimes and sizes, the size, the mode and the channel settings."
+    h = hashlib.sha1(json.dumps([_CACHE_VERSION, list(hw), mode, channels, channel_axis]).encode())
+    for p in resolved:
+        try: st = p.stat(); h.update(f"{p}\0{st.st_mtime_ns}\0{st.st_size}\n".encode())
+        except OSError: h.update(f"{p}\0missing\n".encode())
     return h.hexdigest()[:20]
 
-def _atomic(path, write):
-    "Write `path` atomically: `write(tmp)` writes a temporary file beside it, which then replaces `path`."
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # same suffix: Keras insists on .keras, numpy on .npz
+def _cache_prefix(resolved, hw, mode):
+    "File-name prefix shared by every cache of these files' folder, mode and size: `mode_HxW_folderhash_`."
+    folder = os.path.commonpath([str(p.parent) for p in resolved])
+    return f"{mode}_{hw[0]}x{hw[1]}_{hashlib.sha1(folder.encode()).hexdigest()[:8]}_"
+
+def _mismatch(z, key, n, hw, mode, channels):
+    "Why the arrays of an opened cache file do not match its key (None if they do)."
+    images, kept = z["images"], z["kept"]
+    ndim, c = (3, None) if mode in ("luminance", "red") else (4, 3 if mode == "rgb" else channels)
+    if str(z["key"]) != key: return f"it holds key {str(z['key'])!r}, its name says {key!r}"
+    if images.ndim != ndim or tuple(images.shape[1:3]) != hw or (c is not None and images.shape[-1] != c):
+        return f"its images have shape {images.shape}"
+    if images.dtype not in _CACHE_DTYPES: return f"its images are {images.dtype}"
+    if len(kept) != len(images) or len(kept) + len(z["skipped_paths"]) != n or (len(kept) and (kept.min() < 0 or kept.max() >= n)) \
+            or (np.diff(kept) <= 0).any():
+        return f"its {len(images)} rows do not match the {n} files"
+    return None
+
+def _read_cache(fn, key, n, hw, mode, channels):
+    "The cache in file `fn` if it matches its key; None (with a warning) if it is unreadable or does not match."
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
+        with np.load(fn, allow_pickle=False) as z:
+            problem = _mismatch(z, key, n, hw, mode, channels)
+            if problem is None:
+                skipped = [(Path(p), str(r)) for p, r in zip(z["skipped_paths"], z["skipped_reasons"])]
+                return ChannelCache(z["images"], z["kept"].astype(np.int64), skipped, fn, True)
+    except Exception as e: problem = f"{type(e).__name__}: {e}"
+    warnings.warn(f"rebuilding the image cache file {fn}: {problem}", stacklevel=4)
+    return None
+
+def _write_cache(fn, cache, key):
+    "Write `cache` to `fn` atomically, then remove the older caches of the same folder, mode and size."
+    fn.parent.mkdir(parents=True, exist_ok=True)
+    sk = cache.skipped
+    atomic_write(fn, lambda t: np.savez(t, images=cache.images, kept=cache.kept, key=np.array(key),
+                                        skipped_paths=np.array([str(p) for p, _ in sk], str),
+                                        skipped_reasons=np.array([r for _, r in sk], str)))
+    prefix = fn.name[:-len(key) - len(".npz")]
+    for old in fn.parent.glob(f"{prefix}*.npz"):
+        if old != fn: old.unlink(missing_ok=True)
+
+# %% ../nbs/04_data.ipynb #9c1e6d2a
+def _decode_all(paths, hw, mode, channels, channel_axis, progress, num_workers):
+    "Decode every file once, in threads: a `ChannelCache` (no file)."
+    n, out, ok, skipped = len(paths), None, np.zeros(len(paths), bool), []
+    def work(i):
+        try: return _decode(paths[i], hw, mode, channels, channel_axis), None
+        except Exception as e: return None, " ".join(f"{type(e).__name__}: {e}".split())
+    ex = ThreadPoolExecutor(num_workers or min(8, os.cpu_count() or 1))
+    try:
+        with _progress(total=n, desc=f"decoding {n} images", unit="img", enabled=progress and n >= 256) as bar:
+            for i, (a, err) in enumerate(ex.map(work, range(n))):
+                if err is None: out, err = _put(out, i, a, n)
+                if err is None: ok[i] = True
+                else: skipped.append((paths[i], err))
+                bar.update()
+    finally: ex.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: the files not started yet are dropped
+    kept = np.flatnonzero(ok).astype(np.int64)
+    if not len(kept):
+        raise ValueError(f"Expected at least one readable image. Received: none of the {n} files could be read "
+                         f"(e.g. {str(skipped[0][0])!r}: {skipped[0][1]})")
+    return ChannelCache(out if len(kept) == n else out[kept], kept, skipped)
+
+def _check_classes(index, cache):
+    "Every class of `index` keeps at least one readable image; else an error naming the class and one of its files."
+    counts = np.bincount(index.labels[cache.kept], minlength=len(index.classes))
+    for c in np.flatnonzero(counts == 0):
+        label = {str(p): l for p, l in zip(index.paths, index.labels)}
+        bad = [(p, r) for p, r in cache.skipped if label.get(str(p)) == c]
+        eg = f" (e.g. {str(bad[0][0])!r}: {bad[0][1]})" if bad else ""
+        raise ValueError(f"Expected at least one readable image in every class. Received: class {index.classes[c]!r} has 0 "
+                         f"readable images of {int((index.labels == c).sum())}{eg}")
 
 def _report(skipped, n):
     if skipped:
         names = ", ".join(Path(p).name for p, _ in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-        warnings.warn(f"skipped {len(skipped)} of {n} image files that could not be decoded: {names} "
-                      "(see .skipped for the reasons)", stacklevel=3)
+        warnings.warn(f"skipped {len(skipped)} of {n} image files that could not be read: {names} "
+                      "(the reasons are in .skipped; write_skipped saves them to a file)", stacklevel=4)
 
-def _load(paths, size, mode, cache_dir, progress, num_workers):
-    if mode not in _MODES: raise ValueError(f"mode must be one of {_MODES[:2]}, got {mode!r}")
-    if isinstance(paths, (str, Path)): raise TypeError(f"paths must be a list of files, got the single path {paths!r}")
-    paths, hw = [Path(p) for p in paths], _size_hw(size)
-    fn = None
+def _load(paths, size, mode, channels=None, channel_axis=None, cache_dir=None, progress=True, num_workers=None):
+    "Decode (or read from the cache file) the files of `paths` (a list, or an `ImageIndex`)."
+    if isinstance(paths, (str, os.PathLike)): raise TypeError(f"Expected a list of image files or an ImageIndex. Received: the single path {str(paths)!r}")
+    index = paths if isinstance(paths, ImageIndex) else None
+    paths, hw = [Path(p) for p in (index.paths if index is not None else paths)], _size_hw(size)
+    if not paths: raise ValueError("Expected at least one image file. Received: paths=[]")
+    cache = fn = None
     if cache_dir is not None:
-        fn = Path(cache_dir).expanduser() / f"{mode}_{hw[0]}x{hw[1]}_{_cache_key(paths, hw, mode)}.npz"
-        if fn.exists():
-            try:
-                with np.load(fn) as z:
-                    skipped = [(Path(p), str(r)) for p, r in zip(z["skipped_paths"], z["skipped_reasons"])]
-                    cache = ChannelCache(z["images"], z["kept"].astype(np.int64), skipped, fn, True)
-                _report(cache.skipped, len(paths))
-                return cache
-            except Exception as e: warnings.warn(f"ignoring unreadable cache file {fn}: {e}")
-    n = len(paths)
-    out = np.empty((n, *hw) + ((3,) if mode == "rgb" else ()), np.uint8)
-    ok, skipped = np.zeros(n, bool), []
-    bar = _Progress(n, f"decoding {n} images", enabled=progress and n >= 256)
-
-    def work(i):
-        try: return _decode(paths[i], hw, mode), None
-        except Exception as e: return None, f"{type(e).__name__}: {e}"
-
-    with ThreadPoolExecutor(num_workers or min(8, os.cpu_count() or 1)) as ex:
-        for i, (a, err) in enumerate(ex.map(work, range(n))):
-            if err is None: out[i], ok[i] = a, True
-            else: skipped.append((paths[i], err))
-            bar.update()
-    bar.close()
-    kept = np.flatnonzero(ok).astype(np.int64)
-    cache = ChannelCache(out if len(kept) == n else out[kept], kept, skipped, fn, False)
-    _report(skipped, n)
-    if fn is not None:
-        fn.parent.mkdir(parents=True, exist_ok=True)
-        _atomic(fn, lambda t: np.savez(t, images=cache.images, kept=kept, skipped_paths=np.array([str(p) for p, _ in skipped], str),
-                                       skipped_reasons=np.array([r for _, r in skipped], str)))
+        resolved = [p.resolve() for p in paths]
+        key = _cache_key(resolved, hw, mode, channels, channel_axis)
+        fn = Path(cache_dir).expanduser() / f"{_cache_prefix(resolved, hw, mode)}{key}.npz"
+        if fn.exists(): cache = _read_cache(fn, key, len(paths), hw, mode, channels)
+    if cache is None:
+        cache = _decode_all(paths, hw, mode, channels, channel_axis, progress, num_workers)
+        if index is not None: _check_classes(index, cache)
+        if fn is not None: _write_cache(fn, cache, key); cache.cache_file = fn
+    elif index is not None: _check_classes(index, cache)
+    _report(cache.skipped, len(paths))
     return cache
 
 # %% ../nbs/04_data.ipynb #33621ba7
-def load_channels(paths, # image files, e.g. `index_images(...).paths`
+def load_channels(paths, # image files, or an `ImageIndex` (then errors name the class of a file)
                   size, # target size: int (square) or (height, width)
                   mode="luminance", # "luminance" (ITU-R 601 luma) or "red" (red channel min-max stretched, as the prototype)
                   cache_dir=None, # folder for the .npz cache file; None: keep in memory only
                   progress=True, # show a progress bar on long loads (256 files or more)
                   num_workers=None, # decoding threads; None: up to 8
                  ) -> ChannelCache:
-    "Decode each file once to one grayscale channel at `size`: a `ChannelCache` with uint8 (N,H,W) images."
-    if mode not in _MODES[:2]: raise ValueError(f"mode must be 'luminance' or 'red', got {mode!r}")
-    return _load(paths, size, mode, cache_dir, progress, num_workers)
+    "Decode each file once to one grayscale channel at `size`: a `ChannelCache` with (N,H,W) images in the files' precision."
+    if mode not in _MODES[:2]: raise ValueError(f"Expected mode 'luminance' or 'red'. Received: mode={mode!r}")
+    return _load(paths, size, mode, cache_dir=cache_dir, progress=progress, num_workers=num_workers)
 
-def load_rgb(paths, # image files
+# %% ../nbs/04_data.ipynb #3e6b0f2c
+def load_rgb(paths, # image files, or an `ImageIndex`
              size, # target size: int (square) or (height, width)
              cache_dir=None, # folder for the .npz cache file; None: keep in memory only
              progress=True, # show a progress bar on long loads
              num_workers=None, # decoding threads; None: up to 8
             ) -> ChannelCache:
-    "Decode each file once to RGB at `size` (the pure set): a `ChannelCache` with uint8 (N,H,W,3) images."
-    return _load(paths, size, "rgb", cache_dir, progress, num_workers)
+    "Decode each file once to RGB at `size` (the pure set; a gray photo fills all three channels): (N,H,W,3) images."
+    return _load(paths, size, "rgb", cache_dir=cache_dir, progress=progress, num_workers=num_workers)
+
+# %% ../nbs/04_data.ipynb #8f0b6d2e
+def write_skipped(
+    path: str | os.PathLike,  # the text file to write, e.g. run_folder / "skipped.txt"
+    skipped: list,  # (path, reason) pairs, e.g. `ChannelCache.skipped` or `ImageIndex.skipped`
+) -> Path | None:
+    "Write one `path<TAB>reason` line per skipped file, atomically; with none, remove an old file. Returns the path written or None."
+    path = Path(path)
+    if not skipped:
+        path.unlink(missing_ok=True)
+        return None
+    return atomic_write(path, lambda t: Path(t).write_text("".join(f"{p}\t{' '.join(str(r).split())}\n" for p, r in skipped)))
+
+# %% ../nbs/04_data.ipynb #2c7f1e5a
+def load_images(paths, # image files (photos, multi-band TIFF, .npy/.npz), or an `ImageIndex`
+                size, # target size: int (square) or (height, width)
+                channels=None, # C; None: the band count of the first readable file
+                channel_axis=None, # for arrays and TIFFs without axes metadata: 0 (channels first) or -1; None: detect
+                cache_dir=None, # folder for the .npz cache file; None: keep in memory only
+                progress=True, # show a progress bar on long loads
+                num_workers=None, # decoding threads; None: up to 8
+               ) -> ChannelCache:
+    "Decode each file once, with all its bands, at `size`: a `ChannelCache` with (N,H,W,C) images in the files' precision."
+    return _load(paths, size, "bands", channels, channel_axis, cache_dir, progress, num_workers)
 
 # %% ../nbs/04_data.ipynb #c8bfc95e
 SHAPES = ("disk", "square", "triangle", "cross")
@@ -263,7 +354,7 @@ def _inside(shape, u, v, s):
     if shape == "cross":  # plus sign of arm length L and width L/3: area = 5/9 L^2
         L = s * 3 / np.sqrt(5); a, b = np.abs(u), np.abs(v)
         return ((a <= L / 2) & (b <= L / 6)) | ((b <= L / 2) & (a <= L / 6))
-    raise ValueError(f"unknown shape {shape!r}; choose from {SHAPES}")
+    raise ValueError(f"Expected a shape from {SHAPES}. Received: shape={shape!r}")
 
 def _smooth_noise(rng, size, cells):
     "A smooth random field (bilinear upsampling of a `cells` x `cells` grid), shape (size, size)."
@@ -272,6 +363,7 @@ def _smooth_noise(rng, size, cells):
     g = g[i0] * (1 - f)[:, None] + g[i0 + 1] * f[:, None]
     return g[:, i0] * (1 - f) + g[:, i0 + 1] * f
 
+# %% ../nbs/04_data.ipynb #49f2074f
 @dataclass
 class Shapes:
     "Synthetic grayscale images of shapes, with the object mask of each."
@@ -297,11 +389,11 @@ def synthetic_shapes(n, # number of images (classes balanced: n // K or n // K +
     "Grayscale images with one shape each on a textured background, equal area and intensity across classes; with masks."
     classes = list(classes)
     if not classes or len(set(classes)) != len(classes) or any(c not in SHAPES for c in classes):
-        raise ValueError(f"classes must be distinct names from {SHAPES}, got {classes}")
-    if int(n) < 1 or int(size) < 8: raise ValueError(f"need n >= 1 and size >= 8, got n={n}, size={size}")
+        raise ValueError(f"Expected distinct classes from {SHAPES}. Received: classes={classes}")
+    if int(n) < 1 or int(size) < 8: raise ValueError(f"Expected n >= 1 and size >= 8. Received: n={n}, size={size}")
     lo, hi = scale
     rmax = max(_CIRCUM[c] for c in SHAPES)
-    if not 0 < lo <= hi or hi * rmax > 0.5: raise ValueError(f"scale must satisfy 0 < lo <= hi <= {0.5 / rmax:.2f}, got {scale}")
+    if not 0 < lo <= hi or hi * rmax > 0.5: raise ValueError(f"Expected scale (lo, hi) with 0 < lo <= hi <= {0.5 / rmax:.2f}. Received: scale={scale}")
     n, size, ss = int(n), int(size), 3
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(classes)).astype(np.int64)
@@ -346,6 +438,7 @@ class MixPlan:
         return (f"MixPlan({len(self)} samples x {self.n_channels} channels, key_channel={self.key_channel}, "
                 f"from {self.n_images} images)")
 
+# %% ../nbs/04_data.ipynb #044cd16a
 def _patterns(K, m, t):
     "Class patterns number `t` (M,) of m channels, out of K**m; each aligned run of K shows every class once per channel."
     d, digits = np.asarray(t, np.int64).copy(), []
@@ -355,31 +448,32 @@ def _patterns(K, m, t):
 def _labels_1d(labels, name="labels"):
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) == 0 or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
-        raise ValueError(f"{name} must be a non-empty 1-D array of class ids >= 0, got {y.dtype} {y.shape}")
+        raise ValueError(f"Expected {name} as a non-empty 1-D array of class ids >= 0. Received: {name} of {y.dtype} {y.shape}")
     return y.astype(np.int64)
 
-# %% ../nbs/04_data.ipynb #044cd16a
 def mix_plan(labels, # (N,) class ids of ONE split; sources index into this split's cache rows
              n_channels=3, # C, channels per sample
              key_channel=0, # 0-based channel whose image decides the label
              scheme="balanced", # "balanced": all class patterns per anchor; "random": uniform class per channel
              seed=0, # the same seed gives the same plan
              variants_per_anchor=None, # samples per anchor; None: K**(C-1) (prototype: 4 for K=2, C=3) if <= 16, else K
-             n_classes=None, # K; None: labels.max() + 1
+             n_classes=None, # K; None: len(classes), else labels.max() + 1
+             classes=None, # class names, for messages (e.g. `ImageIndex.classes`)
             ) -> MixPlan:
     "Plan mixed samples: the key channel shows each image (the label), other channels images of label-independent classes."
     y = _labels_1d(labels)
     C = int(n_channels)
-    if C < 1: raise ValueError(f"n_channels must be >= 1, got {n_channels}")
-    if not -C <= key_channel < C: raise ValueError(f"key_channel must be in 0..{C - 1}, got {key_channel}")
+    if C < 1: raise ValueError(f"Expected n_channels >= 1. Received: n_channels={n_channels}")
+    if not -C <= key_channel < C: raise ValueError(f"Expected key_channel in 0..{C - 1}. Received: key_channel={key_channel}")
     key = int(key_channel) % C
-    K = int(n_classes) if n_classes is not None else int(y.max()) + 1
-    if K <= y.max(): raise ValueError(f"n_classes={K} but labels go up to {y.max()}")
-    if scheme not in ("balanced", "random"): raise ValueError(f"scheme must be 'balanced' or 'random', got {scheme!r}")
+    K = int(n_classes) if n_classes is not None else len(classes) if classes is not None else int(y.max()) + 1
+    if K <= y.max(): raise ValueError(f"Expected labels below n_classes={K}. Received: labels up to {y.max()}")
+    name = (lambda c: repr(classes[c])) if classes is not None and len(classes) >= K else str
+    if scheme not in ("balanced", "random"): raise ValueError(f"Expected scheme 'balanced' or 'random'. Received: scheme={scheme!r}")
     m, N = C - 1, len(y)
     P = K ** m  # a Python int: no overflow
     v = (P if P <= 16 else K) if variants_per_anchor is None else int(variants_per_anchor)
-    if v < 1: raise ValueError(f"variants_per_anchor must be >= 1, got {variants_per_anchor}")
+    if v < 1: raise ValueError(f"Expected variants_per_anchor >= 1. Received: variants_per_anchor={variants_per_anchor}")
     rng = np.random.default_rng(seed)
     anchors = np.repeat(np.arange(N), v)
     other = np.zeros((N * v, m), np.int64)
@@ -401,8 +495,8 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
     for c in range(K):
         need = int((cc == c).sum(1).max())
         if need > len(pools[c]):
-            raise ValueError(f"class {c} has {len(pools[c])} images in these labels, but a sample needs {need} "
-                             f"distinct ones (C={C} channels); use fewer channels or more images")
+            raise ValueError(f"Expected at least {need} distinct images of each class in these labels (a sample of C={C} channels "
+                             f"may need that many). Received: class {name(c)} has {len(pools[c])}; use fewer channels or more images")
     src = np.empty((N * v, C), np.int64)
     src[:, key] = anchors
     filled = [key]
@@ -421,86 +515,99 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
         filled.append(j)
     return MixPlan(src, y[anchors], cc, key, N)
 
+# %% ../nbs/04_data.ipynb #e8881955
 def pure_plan(n, # number of images, or their (N,) labels
               n_channels=3, # C: the same image in every channel
               labels=None, # (N,) labels, when `n` is a count; None: unknown (-1)
              ) -> MixPlan:
-    "The unmixed set: image i in every channel of sample i (with `make_dataset(..., rgb=...)`: the RGB photo)."
+    "The unmixed set: image i in every channel of sample i (with whole images in `make_dataset`: image i as it is)."
     if np.ndim(n) == 1: labels, n = n, len(n)
     n = int(n)
     y = np.full(n, -1, np.int64) if labels is None else np.asarray(labels, np.int64)
-    if y.shape != (n,): raise ValueError(f"labels must have shape ({n},), got {y.shape}")
+    if y.shape != (n,): raise ValueError(f"Expected labels of shape ({n},). Received: labels.shape={y.shape}")
     src = np.repeat(np.arange(n, dtype=np.int64)[:, None], int(n_channels), 1)
     return MixPlan(src, y, np.repeat(y[:, None], int(n_channels), 1), 0, n)
 
 # %% ../nbs/04_data.ipynb #4c631a42
-def _rows(a, name, ndim, dtype=None):
-    "`a` (or its `.images`) as an array with `ndim` dims."
+_BATCH_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float16)}
+
+def _rows(a, name, ndims, dtype=None):
+    "`a` (or its `.images`) as an array with one of `ndims` dimensions."
     a = getattr(a, "images", a)
     a = np.asarray(a) if dtype is None else np.asarray(a, dtype)
-    if a.ndim != ndim: raise ValueError(f"{name} must have {ndim} dimensions, got shape {a.shape}")
+    if a.ndim not in ndims: raise ValueError(f"Expected {name} with {' or '.join(map(str, ndims))} dimensions. Received: {name}.shape={a.shape}")
     return a
 
-def _inputs(images, plan, masks, rgb, labels):
-    "Validate the arguments of make_dataset / mixed_arrays; return (data, plan, masks, rgb?)."
+def _data(images, rgb):
+    "The cache array from `images` or `rgb`: (N,H,W) single channels or (N,H,W,C) whole images."
     if rgb is not None:
-        data = _rows(rgb, "rgb", 4)
-        if data.shape[-1] != 3: raise ValueError(f"rgb must be (N,H,W,3), got {data.shape}")
-        if plan is None: plan = pure_plan(len(data), 3, labels)
-        if not (plan.sources == plan.sources[:, :1]).all():
-            raise ValueError("rgb= gives the pure RGB set: use plan=None or a pure_plan, not a mixed plan")
-    else:
-        if images is None: raise ValueError("give images (N,H,W) uint8, or rgb=(N,H,W,3) for the pure set")
-        if plan is None: raise ValueError("plan is required with images: use mix_plan(...) or pure_plan(...)")
-        data = _rows(images, "images", 3)
-    if not isinstance(plan, MixPlan): raise TypeError(f"plan must be a MixPlan, got {type(plan).__name__}")
-    if data.dtype != np.uint8: raise ValueError(f"cache images must be uint8, got {data.dtype}")
+        if images is not None: raise ValueError("Expected images or rgb, not both. Received: both")
+        data = _rows(rgb, "rgb", (4,))
+        if data.shape[-1] != 3: raise ValueError(f"Expected rgb of shape (N,H,W,3). Received: rgb.shape={data.shape}")
+        return data
+    if images is None:
+        raise ValueError("Expected images: (N,H,W) channels with a plan, or (N,H,W,C) whole images. Received: images=None")
+    return _rows(images, "images", (3, 4))
+
+def _inputs(images, plan, masks, rgb, labels):
+    "Validate the arguments of make_dataset / mixed_arrays; return (data, plan, masks, whole)."
+    data = _data(images, rgb)
+    whole = data.ndim == 4
+    if whole and plan is None: plan = pure_plan(len(data), data.shape[-1], labels)
+    if plan is None: raise ValueError("Expected a plan with single-channel images: use mix_plan(...) or pure_plan(...). Received: plan=None")
+    if not isinstance(plan, MixPlan): raise TypeError(f"Expected a MixPlan. Received: plan of type {type(plan).__name__}")
+    if whole and not (plan.sources == plan.sources[:, :1]).all():
+        raise ValueError("Expected plan=None or a pure_plan with whole images (rgb= or (N,H,W,C)): they are the pure set. "
+                         "Received: a mixed plan")
+    if data.dtype not in _BATCH_DTYPES:
+        raise ValueError(f"Expected cache images of uint8, uint16, int16, int32 or float16 (as the loaders keep them). "
+                         f"Received: images.dtype={data.dtype}; give float images as float16, in the range the model expects")
     n = len(data)
     if plan.n_images is not None and plan.n_images != n:
-        raise ValueError(f"the plan was made for {plan.n_images} images but {n} were given: pass the images of the "
-                         "split whose labels made the plan (e.g. cache.images[train_idx])")
+        raise ValueError(f"Expected the {plan.n_images} images of the split whose labels made the plan (e.g. cache.images[train_idx]). "
+                         f"Received: {n} images")
     if len(plan) and (plan.sources.min() < 0 or plan.sources.max() >= n):
-        raise ValueError(f"plan sources go up to {plan.sources.max()} but only {n} images were given")
+        raise ValueError(f"Expected plan sources below the {n} images given. Received: sources up to {plan.sources.max()}")
     if masks is not None:
-        masks = _rows(getattr(masks, "masks", masks), "masks", 3, bool)  # an array, or a Shapes
-        if masks.shape != data.shape[:3]: raise ValueError(f"masks must have shape {data.shape[:3]}, got {masks.shape}")
-    return data, plan, masks
+        masks = _rows(getattr(masks, "masks", masks), "masks", (3,), bool)  # an array, or a Shapes
+        if masks.shape != data.shape[:3]: raise ValueError(f"Expected masks of shape {data.shape[:3]}. Received: masks.shape={masks.shape}")
+    return data, plan, masks, whole
 
-# %% ../nbs/04_data.ipynb #8208becd
-def _gather(data, sources, rgb=False):
-    "Cache rows `sources` (B,C) → (B,H,W,C) (or the RGB rows of `sources[:,0]` → (B,H,W,3)), still in the cache's dtype."
-    if rgb: return data[sources[:, 0]]
+def _gather(data, sources, whole=False):
+    "Cache rows `sources` (B,C) → (B,H,W,C) (whole images: the rows of `sources[:,0]`), still in the cache's dtype."
+    if whole: return data[sources[:, 0]]
     out = np.empty((len(sources), *data.shape[1:], sources.shape[1]), data.dtype)
     for c in range(sources.shape[1]): out[..., c] = data[sources[:, c]]  # one gather + one strided copy per channel
     return out
 
-def _to_float(x):
-    "uint8 → float32 in [0, 1] (the one conversion used everywhere, so numpy and tf.data agree bit for bit)."
-    out = x.astype(np.float32)
-    out *= np.float32(1 / 255)
-    return out
+def _gather_masks(masks, sources, whole, C):
+    "Masks (B,H,W,C) of the samples: each channel's image's mask (whole images: its mask in every channel)."
+    if whole: return np.repeat(masks[sources[:, 0]][..., None], C, axis=-1)
+    return _gather(masks, sources)
 
-def make_dataset(images, # (N,H,W) uint8 cache of ONE split (array, ChannelCache or Shapes); None with `rgb`
-                 plan=None, # MixPlan built from that split's labels; None with `rgb`: the pure set
+# %% ../nbs/04_data.ipynb #8208becd
+def make_dataset(images, # (N,H,W) channels of ONE split (array, ChannelCache or Shapes), or (N,H,W,C) whole images; None with `rgb`
+                 plan=None, # MixPlan built from that split's labels; None with whole images: the pure set
                  batch_size=32, # samples per batch (the last batch may be smaller)
                  shuffle=True, # reshuffle the samples every epoch
                  seed=0, # shuffling seed: the same seed gives the same batches
-                 masks=None, # (N,H,W) bool object masks: batches become (x, y, m)
-                 rgb=None, # (N,H,W,3) uint8 photos: the pure RGB set (plan None or a pure_plan)
-                 labels=None, # labels for the pure RGB set when plan is None
+                 masks=None, # (N,H,W) bool object masks: batches become (x, y, m) with m (B,H,W,C)
+                 rgb=None, # (N,H,W,3) photos: the pure RGB set (the same as passing them as `images`)
+                 labels=None, # labels of whole images when plan is None
                  drop_remainder=False, # drop the last, smaller batch
                 ):
     "A `tf.data.Dataset` of `(x float32 [0,1] (B,H,W,C), y int64)` batches gathered from the cache by `plan`."
+    quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
     import tensorflow as tf
-    data, plan, masks = _inputs(images, plan, masks, rgb, labels)
-    is_rgb, src, ys = rgb is not None, plan.sources, plan.labels
+    data, plan, masks, whole = _inputs(images, plan, masks, rgb, labels)
+    src, ys = plan.sources, plan.labels
     H, W = data.shape[1:3]
-    C = 3 if is_rgb else plan.n_channels
+    C = data.shape[-1] if whole else plan.n_channels
 
     def batch(ids):  # numpy: gathers from the cache (TF's uint8 transpose is several times slower than this)
         s = src[ids]
-        out = (_to_float(_gather(data, s, is_rgb)), ys[ids])
-        return out if masks is None else out + (_gather(masks, s, is_rgb),)
+        out = (to_float(_gather(data, s, whole)), ys[ids])
+        return out if masks is None else out + (_gather_masks(masks, s, whole, C),)
 
     def gather(ids):
         tout = [tf.float32, tf.int64] + ([] if masks is None else [tf.bool])
@@ -514,14 +621,15 @@ def make_dataset(images, # (N,H,W) uint8 cache of ONE split (array, ChannelCache
     ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
-def mixed_arrays(images, # (N,H,W) uint8 cache of one split (array, ChannelCache or Shapes); None with `rgb`
-                 plan=None, # MixPlan built from that split's labels
+# %% ../nbs/04_data.ipynb #6e1b4f9a
+def mixed_arrays(images, # (N,H,W) channels of one split (array, ChannelCache or Shapes), or (N,H,W,C) whole images; None with `rgb`
+                 plan=None, # MixPlan built from that split's labels; None with whole images
                  masks=None, # (N,H,W) bool object masks: also return m
-                 rgb=None, # (N,H,W,3) uint8 photos: the pure RGB set
-                 labels=None, # labels for the pure RGB set when plan is None
+                 rgb=None, # (N,H,W,3) photos: the pure RGB set
+                 labels=None, # labels of whole images when plan is None
                 ):
     "`make_dataset` as numpy, in plan order: (x float32 (M,H,W,C), y) or, with masks, (x, y, m bool (M,H,W,C))."
-    data, plan, masks = _inputs(images, plan, masks, rgb, labels)
-    x = _to_float(_gather(data, plan.sources, rgb is not None))
+    data, plan, masks, whole = _inputs(images, plan, masks, rgb, labels)
+    x = to_float(_gather(data, plan.sources, whole))
     if masks is None: return x, plan.labels.copy()
-    return x, plan.labels.copy(), _gather(masks, plan.sources, rgb is not None)
+    return x, plan.labels.copy(), _gather_masks(masks, plan.sources, whole, x.shape[-1])

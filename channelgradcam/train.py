@@ -1,4 +1,4 @@
-"""Build a classifier that takes raw pixels and carries `channel_conv` and its preprocessing inside, train it with resumable checkpoints (on any `tf.distribute.Strategy`), and evaluate it on mixed and pure test sets.
+"""Build a classifier that takes raw pixels and carries `channel_conv`, its input range and its preprocessing inside; train it with crash-safe, resumable checkpoints (on any `tf.distribute.Strategy`); evaluate it; load models saved by Keras 3 or Keras 2.
 
 Docs: https://channelgradcam.github.io/channelgradcam/train.html.md"""
 
@@ -6,38 +6,39 @@ Docs: https://channelgradcam.github.io/channelgradcam/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #6b785dfd
 from __future__ import annotations
-import csv, json, os, pathlib, socket, warnings
+import contextlib, csv, inspect, json, os, pathlib, shutil, socket, tempfile, warnings
 import numpy as np
+from fastcore.basics import patch
+from .core import atomic_write, write_json, RunLock, quiet_tensorflow
+quiet_tensorflow()
 import tensorflow as tf
 import keras
 from .surgery import add_channel_conv
-from .data import _atomic
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN_RGB', 'CAFFE', 'SMALL_CNN_WIDTHS', 'BACKBONES', 'RUN_FILES', 'small_cnn', 'WeightsUnavailableError',
-           'build_model', 'write_json', 'read_history', 'RunCheckpoint', 'train', 'evaluate', 'load_model']
+__all__ = ['BACKBONES', 'small_cnn', 'WeightsUnavailableError', 'build_model', 'run_files', 'read_history', 'read_state',
+           'check_resume', 'TrainingDivergedError', 'RunCheckpoint', 'train', 'evaluate', 'load_model']
 
 # %% ../nbs/05_train.ipynb #f8c502f7
-IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], "float32")  # Keras' caffe-mode means, in RGB order
-
-CAFFE = ("resnet50", "vgg16")  # backbones trained on BGR, mean-subtracted 0-255 pixels; the others on [-1, 1]
+_IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], "float32")  # Keras' caffe-mode means, in RGB order
+_CAFFE = ("resnet50", "vgg16")  # backbones trained on BGR, mean-subtracted 0-255 pixels; the others on [-1, 1]
 
 def _preprocessing(backbone, c):
     "The layers that turn raw [0,1] pixels into what `backbone` expects."
-    if backbone in CAFFE:
+    if backbone in _CAFFE:
         if c == 3:
             perm = keras.layers.Conv2D(3, 1, use_bias=False, trainable=False, name="rgb_to_bgr",
                                        kernel_initializer=keras.initializers.Constant(np.eye(3, dtype="float32")[::-1][None, None]))
-            return [keras.layers.Rescaling(255.0, offset=-IMAGENET_MEAN_RGB, name="preprocess"), perm]
-        return [keras.layers.Rescaling(255.0, offset=-float(IMAGENET_MEAN_RGB.mean()), name="preprocess")]
+            return [keras.layers.Rescaling(255.0, offset=-_IMAGENET_MEAN_RGB, name="preprocess"), perm]
+        return [keras.layers.Rescaling(255.0, offset=-float(_IMAGENET_MEAN_RGB.mean()), name="preprocess")]
     return [keras.layers.Rescaling(2.0, offset=-1.0, name="preprocess")]
 
 # %% ../nbs/05_train.ipynb #28f8db7c
-SMALL_CNN_WIDTHS = (16, 16, 32, 32, 64, 64)
+_SMALL_CNN_WIDTHS = (16, 16, 32, 32, 64, 64)
 
 def small_cnn(
     input_shape=(48, 48, 3),  # (H, W, C) of the (preprocessed) input
-    widths=SMALL_CNN_WIDTHS,  # filters of the six convolutions, in pairs
+    widths=_SMALL_CNN_WIDTHS,  # filters of the six convolutions, in pairs
 ) -> keras.Model:
     "Six conv-BN-ReLU layers with max-pooling after each of the first two pairs; output (B, H/4, W/4, widths[-1])."
     inp = keras.Input(shape=tuple(input_shape), name="small_cnn_input")
@@ -54,11 +55,12 @@ def small_cnn(
 class WeightsUnavailableError(RuntimeError):
     "Pretrained weights could not be downloaded or read."
 
-def _keras_home():
-    try:
-        from keras.src.backend.config import keras_home
-        return pathlib.Path(keras_home())
-    except Exception: return pathlib.Path("~/.keras").expanduser()
+# %% ../nbs/05_train.ipynb #5b0d2e11
+def _keras_home() -> pathlib.Path:
+    "Keras' cache folder: $KERAS_HOME, else ~/.keras, else /tmp/.keras when the home folder is not writable."
+    if os.environ.get("KERAS_HOME"): return pathlib.Path(os.environ["KERAS_HOME"]).expanduser()
+    home = pathlib.Path("~").expanduser()
+    return (home if os.access(home, os.W_OK) else pathlib.Path("/tmp")) / ".keras"
 
 _APPS = {"resnet50": "ResNet50", "resnet50v2": "ResNet50V2", "mobilenetv2": "MobileNetV2", "vgg16": "VGG16"}
 
@@ -85,6 +87,7 @@ def _application(backbone, input_shape, weights, timeout=30.0):
     finally:
         socket.setdefaulttimeout(old)
 
+# %% ../nbs/05_train.ipynb #993d8dea
 def _first_conv(model):
     "The first `Conv2D` of `model` (the one that reads the image)."
     return next(l for l in model.layers if isinstance(l, keras.layers.Conv2D))
@@ -101,7 +104,6 @@ def _adapt_channels(src, dst):
         ld.set_weights(ws)
     return dst
 
-# %% ../nbs/05_train.ipynb #993d8dea
 def _is_full_model_file(path):
     "True if the weights file at `path` holds a whole `build_model` model (preprocessing `Rescaling` and `Dense` head), not just a backbone."
     import h5py
@@ -113,10 +115,33 @@ def _is_full_model_file(path):
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs.get("layer_names", [])]  # legacy .h5
             return "channel_conv" in names
     except OSError as e:
-        raise ValueError(f"Cannot read weights file {path}: {e}. Expected an HDF5 weights file (.h5 or .weights.h5).") from None
+        raise ValueError(f"Expected an HDF5 weights file (.h5 or .weights.h5). Received: {str(path)!r} ({e})") from None
 
 # %% ../nbs/05_train.ipynb #4a46a146
 BACKBONES = (*_APPS, "small_cnn")
+
+# %% ../nbs/05_train.ipynb #2e7b9d41
+def _check_build_args(n_classes, input_shape, backbone, weights):
+    "(h, w, c) and the weights path (or None), after checking `build_model`'s arguments."
+    if backbone not in BACKBONES:
+        raise ValueError(f"Expected a backbone from {list(BACKBONES)}. Received: backbone={backbone!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError(f"Expected n_classes to be an integer ≥ 2. Received: n_classes={n_classes!r}")
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+        raise ValueError(f"Expected input_shape (H, W, C) of positive integers. Received: input_shape={input_shape!r}")
+    min_size = 8 if backbone == "small_cnn" else 32
+    if min(shape[:2]) < min_size:
+        raise ValueError(f"Expected images of at least {min_size}x{min_size} pixels for {backbone}. Received: input_shape={shape}")
+    if backbone == "small_cnn" and weights == "imagenet":
+        raise ValueError("Expected weights=None (CLI: --weights none) or a weights file: small_cnn has no ImageNet weights. "
+                         "Received: weights='imagenet'")
+    path = None
+    if weights is not None and weights != "imagenet":
+        path = pathlib.Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"Expected 'imagenet', None or a weights file. Received: weights={str(weights)!r} (file not found)")
+    return tuple(map(int, shape)), path
 
 def build_model(
     n_classes: int = 2,  # number of classes (≥ 2)
@@ -125,62 +150,54 @@ def build_model(
     weights: str | os.PathLike | None = "imagenet",  # "imagenet", None (random init), or a path to a weights file
     timeout: float = 30.0,  # seconds to wait for the ImageNet download before giving up
 ) -> keras.Model:
-    "Raw pixels in [0,1] → `channel_conv` → preprocessing → backbone (flat) → `avg_pool` → `logits` → softmax `predictions`."
-    if backbone not in BACKBONES:
-        raise ValueError(f"Unknown backbone {backbone!r}; expected one of {list(BACKBONES)}.")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer ≥ 2; received {n_classes!r}.")
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
-        raise ValueError(f"input_shape must be (H, W, C) with positive integers; received {input_shape!r}.")
-    h, w, c = map(int, shape)
-    min_size = 8 if backbone == "small_cnn" else 32
-    if min(h, w) < min_size:
-        raise ValueError(f"{backbone} needs images of at least {min_size}x{min_size} pixels; received input_shape={shape}.")
-    path = None
-    if weights is not None and weights != "imagenet":
-        path = pathlib.Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"Weights file not found: {path} (weights must be 'imagenet', None, or a path to a weights file).")
-    if backbone == "small_cnn" and weights == "imagenet":
-        raise ValueError("small_cnn has no ImageNet weights; use weights=None (CLI: --weights none) or a weights file.")
+    "Raw pixels in [0,1] → `channel_conv` → `input_range_0_1` → preprocessing → backbone (flat) → `logits` → softmax."
+    (h, w, c), path = _check_build_args(n_classes, input_shape, backbone, weights)
     full = path is not None and _is_full_model_file(path)
     if backbone == "small_cnn" and path is not None and not full:
-        raise ValueError(f"{path} holds no whole small_cnn model; small_cnn loads only files saved by model.save_weights().")
+        raise ValueError(f"Expected a whole small_cnn model saved by model.save_weights(). Received: {str(path)!r}, which "
+                         "holds no whole small_cnn model")
     bb_weights = None if (full or backbone == "small_cnn") else (str(path) if path else weights)
-
     if backbone == "small_cnn": net = small_cnn((h, w, c))
     elif bb_weights is None or c == 3: net = _application(backbone, (h, w, c), bb_weights, timeout)
     else:  # pretrained weights for 3 channels, adapted to C
         net = _adapt_channels(_application(backbone, (h, w, 3), bb_weights, timeout), _application(backbone, (h, w, c), None))
-
     if weights is None:  # from scratch: running statistics that keep up with short runs (Keras: 0.99, MobileNetV2 0.999)
         for layer in net.layers:
             if isinstance(layer, keras.layers.BatchNormalization): layer.momentum = 0.9
     inp = keras.Input(shape=(h, w, c), name="image")
-    x = inp
+    x = keras.layers.Identity(name="input_range_0_1")(inp)  # the input range, carried in the model file
     for layer in _preprocessing(backbone, c): x = layer(x)
-    x = net(x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(net(x))
     x = keras.layers.Dense(n_classes, name="logits")(x)
     out = keras.layers.Activation("softmax", name="predictions")(x)
     model = add_channel_conv(keras.Model(inp, out, name=f"{backbone}_classifier"))
-    if full:
-        with warnings.catch_warnings(record=True) as caught:  # Keras warns (and may go on) when parts of a file do not match
-            warnings.simplefilter("always")
-            try: model.load_weights(str(path)); problem = next((str(w.message) for w in caught if "Skipping" in str(w.message)), None)
-            except Exception as e: problem = str(e)
-        if problem:
-            raise ValueError(f"Weights file {path} does not fit a {backbone} model with input_shape={shape} and "
-                             f"n_classes={n_classes}: {problem.splitlines()[0][:200]}")
+    if full: _load_whole_weights(model, path, backbone, (h, w, c), n_classes)
     return model
 
-# %% ../nbs/05_train.ipynb #b1eeba57
-def write_json(path, obj) -> pathlib.Path:
-    "Write `obj` as indented JSON to `path`, atomically."
-    return _atomic(path, lambda t: pathlib.Path(t).write_text(json.dumps(obj, indent=2) + "\n"))
+def _load_whole_weights(model, path, backbone, shape, n_classes):
+    "Load a whole-model weights file into `model`; a file that does not fit is an error naming it."
+    with warnings.catch_warnings(record=True) as caught:  # Keras warns (and may go on) when parts of a file do not match
+        warnings.simplefilter("always")
+        try: model.load_weights(str(path)); problem = next((str(w.message) for w in caught if "Skipping" in str(w.message)), None)
+        except Exception as e: problem = str(e)
+    if problem:
+        raise ValueError(f"Expected weights that fit a {backbone} model with input_shape={shape} and n_classes={n_classes}. "
+                         f"Received: {str(path)!r}, which does not fit: {problem.splitlines()[0][:200]}")
 
+# %% ../nbs/05_train.ipynb #b1eeba57
+_RUN_FILES = ("model.keras", "history.csv", "state.json", "metrics.json")
+
+def run_files(
+    run_dir: str | os.PathLike,  # a run folder
+) -> list[str]:
+    "Names of the files of a previous run found in `run_dir` (checkpoints, state, history, best model, metrics)."
+    run = pathlib.Path(run_dir).expanduser()
+    if not run.is_dir(): return []
+    return sorted([n for n in _RUN_FILES if (run / n).exists()] + [p.name for p in run.glob("last-*.keras")])
+
+# %% ../nbs/05_train.ipynb #61cb6c6c
 def _write_history(path, history):
+    "Write `history` {metric: [per epoch]} to the CSV file `path`, atomically."
     keys = list(history)
     n = len(history[keys[0]]) if keys else 0
     def write(t):
@@ -188,130 +205,273 @@ def _write_history(path, history):
             w = csv.writer(f)
             w.writerow(["epoch", *keys])
             for i in range(n): w.writerow([i + 1, *(history[k][i] for k in keys)])
-    return _atomic(path, write)
+    return atomic_write(path, write)
 
-def read_history(path) -> dict:
-    "The history written by `train` (history.csv) as {metric: list of floats}."
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
+def read_history(
+    path: str | os.PathLike,  # a history.csv written by `train`
+) -> dict:
+    "The history in a `history.csv` as {metric: list of floats}; a corrupt file is an error naming it."
+    try:
+        with open(path, newline="") as f: rows = list(csv.DictReader(f))
+        return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
+    except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as e:
+        raise ValueError(f"Expected a history table written by train. Received: {str(path)!r}, which is corrupt "
+                         f"({type(e).__name__}: {e})") from None
+
+# %% ../nbs/05_train.ipynb #4f1d8b3e
+def _new_state(settings=None, model=None, monitor=None) -> dict:
+    "The state of a run that has done no epoch yet."
+    return {"epoch": 0, "best": None, "best_epoch": 0, "wait": 0, "stopped": False, "checkpoint": None, "history": {},
+            "monitor": monitor, "settings": json.loads(json.dumps(settings or {})),
+            "model": _signature(model) if model is not None else None}
+
+def read_state(
+    run_dir: str | os.PathLike,  # a run folder
+) -> dict | None:
+    "The state of the run saved in `run_dir` (None if it holds none); a corrupt `state.json` is an error naming it."
+    run = pathlib.Path(run_dir).expanduser()
+    p = run / "state.json"
+    if not p.exists(): return None
+    try:
+        st = json.loads(p.read_text())
+        if not isinstance(st, dict) or not isinstance(st["epoch"], int) or not isinstance(st["checkpoint"], (str, type(None))):
+            raise ValueError("not a run state")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"Expected the run state written by train. Received: {str(p)!r}, which is corrupt "
+                         f"({type(e).__name__}: {e}); start over with overwrite=True (CLI: --force)") from None
+    if "history" not in st:  # a run saved before the history moved into the state
+        h = read_history(run / "history.csv") if (run / "history.csv").exists() else {}
+        st["history"] = {k: v[:st["epoch"]] for k, v in h.items()}
+    return st
+
+# %% ../nbs/05_train.ipynb #9b2e5f61
+def check_resume(
+    run_dir: str | os.PathLike,  # the run folder to resume
+    settings: dict | None = None,  # the settings of the new process, compared with those the run was started with
+) -> dict | None:
+    "The state of the run in `run_dir` (None if none) after checking that `settings` match the run's; differences are named."
+    st = read_state(run_dir)
+    if st is None or not settings: return st
+    new, old = json.loads(json.dumps(settings)), st.get("settings") or {}
+    diff = [f"{k}={new[k]!r} (the run has {old[k]!r})" for k in new if k in old and old[k] != new[k]]
+    if diff:
+        raise ValueError(f"Expected the settings of the run in {str(run_dir)!r} to resume it. Received: {', '.join(diff)}. "
+                         "Resume with the run's settings, or start over (overwrite=True; CLI: --force).")
+    return st
 
 # %% ../nbs/05_train.ipynb #6efdfc36
+class TrainingDivergedError(RuntimeError):
+    "The training loss became NaN or infinite."
+
+# %% ../nbs/05_train.ipynb #5e7b1c2d
+def _signature(model) -> dict:
+    "What a checkpoint must share with the model it resumes: input shape, class count, weight shapes."
+    return {"input_shape": list(model.input_shape[1:]), "n_classes": int(model.output_shape[-1]),
+            "weights": [list(w.shape) for w in model.weights]}
+
 class RunCheckpoint(keras.callbacks.Callback):
-    "Early stopping + per-epoch checkpoints (model.keras = best, last-NNN.keras, history.csv, state.json) in `run_dir`."
-    def __init__(self, run_dir=None, patience=3, monitor="val_loss", state=None, history=None, best_weights=None, verbose=1):
+    "Early stopping, a divergence check, and the epoch's record in `run_dir` (checkpoint → state.json → history.csv → model.keras)."
+    def __init__(self,
+                 run_dir=None,  # the run folder; None: keep everything in memory
+                 patience=3,  # epochs without improvement before stopping (0: never)
+                 monitor="val_loss",  # the logged value early stopping watches (falls back to "loss")
+                 state=None,  # the state to continue (from `read_state`); None: a new run
+                 best_weights=None,  # the best weights so far, when continuing a run
+                 verbose=1,  # print when stopping early
+                 hooks=()):  # objects with `on_checkpoint_step(step, path)`, told before each step of the record
         super().__init__()
         self.run_dir = pathlib.Path(run_dir) if run_dir is not None else None
-        self.patience, self.monitor, self.verbose = patience, monitor, verbose
-        self.state = dict(state or {"epoch": 0, "best": None, "best_epoch": 0, "wait": 0, "stopped": False, "checkpoint": None})
-        self.history = {k: list(v) for k, v in (history or {}).items()}
-        self.best_weights = best_weights
+        self.patience, self.monitor, self.verbose, self.hooks = patience, monitor, verbose, list(hooks)
+        self.state = _new_state() if state is None else json.loads(json.dumps(state))
+        self.best_weights, self._epoch = best_weights, 0
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        for k, v in logs.items(): self.history.setdefault(k, []).append(float(v))
-        value = logs.get(self.monitor, logs.get("loss"))
-        st = self.state
-        if value is not None and np.isfinite(value) and (st["best"] is None or value < st["best"]):
-            st.update(best=float(value), best_epoch=epoch + 1, wait=0)
-            self.best_weights = self.model.get_weights()
-            if self.run_dir: _atomic(self.run_dir / "model.keras", self.model.save)
-        else:
-            st["wait"] += 1
-        st.update(epoch=epoch + 1, stopped=bool(self.patience) and st["wait"] >= self.patience)
-        if self.run_dir:
-            old, ck = st.get("checkpoint"), f"last-{epoch + 1:03d}.keras"
-            _atomic(self.run_dir / ck, self.model.save)
-            _write_history(self.run_dir / "history.csv", self.history)
-            st["checkpoint"] = ck
-            write_json(self.run_dir / "state.json", st)
-            if old and old != ck: (self.run_dir / old).unlink(missing_ok=True)
-        if st["stopped"]:
-            self.model.stop_training = True
-            if self.verbose: print(f"Early stopping after epoch {epoch + 1}: {self.monitor} has not improved for {self.patience} epochs "
-                                   f"(best {st['best']:.4f} at epoch {st['best_epoch']}).", flush=True)
+    @property
+    def history(self) -> dict: return self.state["history"]
 
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None: self.model.set_weights(self.best_weights)
+    def _step(self, step, path):
+        for h in self.hooks:
+            if hasattr(h, "on_checkpoint_step"): h.on_checkpoint_step(step, path)
+
+# %% ../nbs/05_train.ipynb #9a4b3f70
+def _diverged(cb, what, value, batch=None):
+    lr = float(keras.ops.convert_to_numpy(cb.model.optimizer.learning_rate)) if getattr(cb.model, "optimizer", None) else None
+    where = f"epoch {cb._epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
+    e = TrainingDivergedError(f"Expected a finite {what}. Received: {what}={value} at {where}: the training diverged. "
+                              f"Try a smaller learning rate" + (f" than lr={lr:g}" if lr else "") + ".")
+    e.what, e.value, e.lr, e.where = what, value, lr, where  # for callers that word it their own way (the CLI: --lr)
+    return e
+
+@patch
+def on_epoch_begin(self: RunCheckpoint, epoch, logs=None): self._epoch = epoch
+
+@patch
+def on_train_batch_end(self: RunCheckpoint, batch, logs=None):
+    "Stop at the first non-finite training loss."
+    loss = (logs or {}).get("loss")
+    if loss is not None and not np.isfinite(float(loss)): raise _diverged(self, "loss", float(loss), batch)
+
+# %% ../nbs/05_train.ipynb #2f6c8d1a
+@patch
+def on_epoch_end(self: RunCheckpoint, epoch, logs=None):
+    "Early stopping bookkeeping, then the epoch's record in the run folder."
+    logs = {k: float(v) for k, v in (logs or {}).items()}
+    value = logs.get(self.monitor, logs.get("loss"))
+    if value is not None and not np.isfinite(value): raise _diverged(self, self.monitor if self.monitor in logs else "loss", value)
+    st = self.state
+    for k, v in logs.items(): st["history"].setdefault(k, []).append(v)
+    improved = value is not None and (st["best"] is None or value < st["best"])
+    if improved:
+        st.update(best=value, best_epoch=epoch + 1, wait=0)
+        self.best_weights = self.model.get_weights()
+    else: st["wait"] += 1
+    st.update(epoch=epoch + 1, stopped=bool(self.patience) and st["wait"] >= self.patience)
+    if self.run_dir: self._record(epoch + 1, improved)
+    if st["stopped"]:
+        self.model.stop_training = True
+        if self.verbose: print(f"Early stopping after epoch {epoch + 1}: {self.monitor} has not improved for {self.patience} epochs "
+                               f"(best {st['best']:.4f} at epoch {st['best_epoch']}).", flush=True)
+
+@patch
+def _record(self: RunCheckpoint, epoch, improved):
+    "Write the epoch's record: checkpoint, state.json (the commit), history.csv, model.keras if best, old checkpoint removed."
+    run, st = self.run_dir, self.state
+    old, ck = st.get("checkpoint"), f"last-{epoch:03d}.keras"
+    self._step("checkpoint", run / ck); atomic_write(run / ck, self.model.save)
+    st["checkpoint"] = ck
+    self._step("state", run / "state.json"); write_json(run / "state.json", st)
+    self._step("history", run / "history.csv"); _write_history(run / "history.csv", st["history"])
+    if improved: self._step("best_model", run / "model.keras"); atomic_write(run / "model.keras", lambda t: shutil.copyfile(run / ck, t))
+    if old and old != ck: self._step("cleanup", run / old); (run / old).unlink(missing_ok=True)
+
+@patch
+def on_train_end(self: RunCheckpoint, logs=None):
+    "Restore the best weights."
+    if self.best_weights is not None: self.model.set_weights(self.best_weights)
 
 # %% ../nbs/05_train.ipynb #d2a8d87b
-RUN_FILES = ("model.keras", "history.csv", "state.json", "metrics.json")
-
 def _built_under(model, strategy):
     "True if `model`'s variables were created under `strategy`'s scope."
-    s = getattr(model, "_distribute_strategy", None)
-    return s is strategy or (s is None and not isinstance(strategy, tf.distribute.Strategy))
+    if not model.weights: return True
+    v = model.weights[0]
+    return strategy.extended.variable_created_in_scope(getattr(v, "value", v))  # the backend tf.Variable of a Keras variable
 
 def _xy(ds):
     "`ds` with batches cut to (x, y): Keras would read a third element (e.g. object masks) as sample weights."
     spec = getattr(ds, "element_spec", None)
     return ds.map(lambda *b: b[:2]) if isinstance(spec, tuple) and len(spec) > 2 else ds
 
-def _same_structure(a, b):
-    return [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
+def _check_train_args(model, epochs, lr, patience, strategy, resume, run_dir):
+    if not isinstance(model, keras.Model): raise TypeError(f"Expected a keras.Model. Received: model of type {type(model).__name__}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"Expected epochs to be a positive integer. Received: epochs={epochs!r}")
+    if not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"Expected a learning rate > 0. Received: lr={lr!r}")
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+        raise ValueError(f"Expected patience to be an integer ≥ 0 (0: never stop early). Received: patience={patience!r}")
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"Expected a tf.distribute.Strategy. Received: strategy of type {type(strategy).__name__}")
+    if resume and run_dir is None: raise ValueError("Expected the run_dir of the run to continue. Received: resume=True, run_dir=None")
 
+# %% ../nbs/05_train.ipynb #1c9e4a7d
+def _open_run(run, resume, overwrite, settings, verbose):
+    "The state to resume (None: a new run) once `run` is ready: a previous run refused, removed, or checked."
+    if resume:
+        state = check_resume(run, settings)
+        if state is None and verbose: print(f"No saved run in {run}; starting from epoch 1.", flush=True)
+        return state
+    existing = run_files(run)
+    if existing and not overwrite:
+        raise FileExistsError(f"Expected an empty run folder or resume=True / overwrite=True. Received: {str(run)!r}, which "
+                              f"already holds a training run ({', '.join(existing[:3])}); pass resume=True to continue it, "
+                              "overwrite=True to start over, or choose another run_dir.")
+    for f in existing: (run / f).unlink(missing_ok=True)
+    return None
+
+def _model_differences(ckpt_sig, model):
+    "The ways `model` differs from a checkpoint's signature, in words."
+    new = _signature(model)
+    out = [f"{k} {ckpt_sig[k]} in the run, {new[k]} given" for k in ("input_shape", "n_classes") if ckpt_sig[k] != new[k]]
+    return out or (["other layers"] if ckpt_sig["weights"] != new["weights"] else [])
+
+def _restore(run, state, model):
+    "(the checkpoint's model, the best weights so far), with history.csv and model.keras rebuilt from the state."
+    ck = run / state["checkpoint"] if state.get("checkpoint") else None
+    if ck is None or not ck.is_file():
+        raise FileNotFoundError(f"Expected the checkpoint named by {str(run / 'state.json')!r}. Received: {state.get('checkpoint')!r}, "
+                                "which is missing; start over with overwrite=True (CLI: --force)")
+    try: work = keras.saving.load_model(ck)
+    except Exception as e:
+        raise ValueError(f"Expected a readable checkpoint. Received: {str(ck)!r} ({' '.join(str(e).split())[:200]})") from None
+    diff = _model_differences(_signature(work), model)
+    if diff:
+        raise ValueError(f"Expected the model the checkpoint {ck} was made with. Received: a different model ({'; '.join(diff)}); "
+                         "resume with the same settings (backbone, input shape, classes).")
+    best = None
+    if state["best_epoch"] and state["best_epoch"] == state["epoch"]:  # the best model IS this checkpoint
+        best = work.get_weights()
+        atomic_write(run / "model.keras", lambda t: shutil.copyfile(ck, t))
+    elif state["best_epoch"] and (run / "model.keras").exists():
+        best = keras.saving.load_model(run / "model.keras", compile=False).get_weights()
+    _write_history(run / "history.csv", state["history"])
+    for p in run.glob("last-*.keras"):  # checkpoints of an epoch that never committed
+        if p != ck: p.unlink()
+    return work, best
+
+# %% ../nbs/05_train.ipynb #7d2e8b14
 def train(
     model: keras.Model,  # a model from `build_model` (or any Keras classifier ending in softmax)
     train_ds: tf.data.Dataset,  # batches of (x, y), e.g. `data.make_dataset(images, plan)` (a third element, masks, is dropped)
     val_ds: tf.data.Dataset | None = None,  # validation batches; early stopping watches their loss (else the training loss)
     epochs: int = 10,  # total epochs (a resumed run counts the epochs already done)
     run_dir: str | os.PathLike | None = None,  # folder for model.keras, last-NNN.keras, history.csv, state.json; None: nothing saved
-    lr: float = 0.01,  # SGD learning rate
+    lr: float = 0.01,  # SGD learning rate (> 0)
     momentum: float = 0.9,  # SGD momentum
     nesterov: bool = True,  # Nesterov momentum
     patience: int = 3,  # early-stopping patience in epochs (0: never stop early)
     resume: bool = False,  # continue the run saved in `run_dir` with its saved optimizer (starts fresh if there is none)
     strategy: tf.distribute.Strategy | None = None,  # distribution strategy; None: the default (one device)
     verbose: int = 1,  # 0 silent, 1 progress bar, 2 one line per epoch
-    callbacks=None,  # extra Keras callbacks (run after the checkpoint callback)
+    callbacks=None,  # extra Keras callbacks (run after the checkpoint callback; `on_checkpoint_step(step, path)` is called too)
     overwrite: bool = False,  # delete a previous run in `run_dir` instead of refusing
+    settings: dict | None = None,  # what defines the run (JSON-able), saved in state.json; resuming with others is refused
+    lock: bool = True,  # take `run_dir`'s lock; False only when the caller holds `RunLock(run_dir)` itself
 ) -> dict:
-    "Fit `model` with the prototype's recipe, checkpointing every epoch; returns the history {metric: [per epoch]}."
-    if not isinstance(model, keras.Model): raise TypeError(f"model must be a keras.Model; received {type(model).__name__}.")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1: raise ValueError(f"epochs must be a positive integer; received {epochs!r}.")
-    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(f"strategy must be a tf.distribute.Strategy; received {type(strategy).__name__}.")
+    "Fit `model` with the prototype's recipe, committing every epoch to `run_dir`; returns the history {metric: [per epoch]}."
+    _check_train_args(model, epochs, lr, patience, strategy, resume, run_dir)
     run = pathlib.Path(run_dir).expanduser() if run_dir is not None else None
-    if resume and run is None: raise ValueError("resume=True needs the run_dir of the run to continue.")
-    state = None
-    if run is not None:
-        if (run / "state.json").exists() and not resume:
-            if not overwrite:
-                raise FileExistsError(f"{run} already holds a training run; pass resume=True to continue it, "
-                                      "overwrite=True to start over, or choose another run_dir.")
-            for f in [*run.glob("last-*.keras"), *(run / n for n in RUN_FILES)]: f.unlink(missing_ok=True)
-        run.mkdir(parents=True, exist_ok=True)
-        if resume and (run / "state.json").exists(): state = json.loads((run / "state.json").read_text())
-        elif resume and verbose: print(f"No saved run in {run}; starting from epoch 1.", flush=True)
-    train_ds, val_ds = _xy(train_ds), _xy(val_ds)
-    strat = strategy or tf.distribute.get_strategy()
-    history, best = {}, None
-    with strat.scope():
-        if state is not None:
-            work = keras.saving.load_model(run / state["checkpoint"])
-            if not _same_structure(work, model):
-                raise ValueError(f"The checkpoint {run / state['checkpoint']} holds a different model than the one passed "
-                                 "(other backbone, input shape or classes); resume with the same settings.")
-            history = read_history(run / "history.csv") if (run / "history.csv").exists() else {}
-            if state.get("best_epoch") and (run / "model.keras").exists():
-                best = keras.saving.load_model(run / "model.keras", compile=False).get_weights()
-        else:
-            work = model if strategy is None or _built_under(model, strategy) else keras.models.clone_model(model)
-            if work is not model: work.set_weights(model.get_weights())
-            work.compile(optimizer=keras.optimizers.SGD(lr, momentum=momentum, nesterov=nesterov),
-                         loss=keras.losses.SparseCategoricalCrossentropy(),
-                         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    ckpt = RunCheckpoint(run, patience, "val_loss" if val_ds is not None else "loss", state, history, best, verbose)
+    monitor = "val_loss" if val_ds is not None else "loss"
+    with RunLock(run, "training run") if run is not None and lock else contextlib.nullcontext():
+        if run is not None: run.mkdir(parents=True, exist_ok=True)
+        state = _open_run(run, resume, overwrite, settings, verbose) if run is not None else None
+        if state is not None and state.get("monitor", monitor) != monitor:
+            raise ValueError(f"Expected {'validation data' if state['monitor'] == 'val_loss' else 'no validation data'}, as the run in "
+                             f"{str(run)!r} was started with (early stopping watches {state['monitor']}). Received: val_ds="
+                             f"{'None' if val_ds is None else 'a dataset'}")
+        strat = strategy or tf.distribute.get_strategy()
+        best = None
+        with strat.scope():
+            if state is not None: work, best = _restore(run, state, model)
+            else:
+                work = model if strategy is None or _built_under(model, strategy) else keras.models.clone_model(model)
+                if work is not model: work.set_weights(model.get_weights())
+                work.compile(optimizer=keras.optimizers.SGD(lr, momentum=momentum, nesterov=nesterov),
+                             loss=keras.losses.SparseCategoricalCrossentropy(),
+                             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        ckpt = RunCheckpoint(run, patience, monitor, state or _new_state(settings, model, monitor), best, verbose, hooks=callbacks or ())
+        _fit(work, ckpt, state, run, _xy(train_ds), _xy(val_ds), epochs, verbose, callbacks)
+        if work is not model: model.set_weights(work.get_weights())
+        return ckpt.history
+
+def _fit(work, ckpt, state, run, train_ds, val_ds, epochs, verbose, callbacks):
+    "Run (or, for a finished run, skip) the remaining epochs."
     start = ckpt.state["epoch"]
     if state is not None and (state["stopped"] or start >= epochs):
         if verbose: print(f"Run in {run} already finished ({start} epochs" + (", stopped early" if state["stopped"] else "") + "); nothing to do.", flush=True)
         ckpt.set_model(work); ckpt.on_train_end()
-    else:
-        if state is not None and verbose: print(f"Resuming {run} from epoch {start + 1} of {epochs} ({state['checkpoint']}).", flush=True)
-        work.fit(train_ds, validation_data=val_ds, epochs=int(epochs), initial_epoch=start, shuffle=False,  # datasets shuffle
-                 callbacks=[ckpt, *(callbacks or [])], verbose=verbose)
-    if work is not model: model.set_weights(work.get_weights())
-    return ckpt.history
+        return
+    if state is not None and verbose: print(f"Resuming {run} from epoch {start + 1} of {epochs} ({state['checkpoint']}).", flush=True)
+    work.fit(train_ds, validation_data=val_ds, epochs=int(epochs), initial_epoch=start, shuffle=False,  # datasets shuffle
+             callbacks=[ckpt, *(callbacks or [])], verbose=verbose)
 
 # %% ../nbs/05_train.ipynb #38572606
 def evaluate(
@@ -320,7 +480,7 @@ def evaluate(
     batch_size: int = 64,  # batch size used for (x, y) arrays
 ) -> dict:
     "{name: {'accuracy', 'loss', 'n'}} for each dataset."
-    if not isinstance(datasets, dict): raise TypeError(f"datasets must be a dict {{name: dataset}}; received {type(datasets).__name__}.")
+    if not isinstance(datasets, dict): raise TypeError(f"Expected a dict {{name: dataset}}. Received: datasets of type {type(datasets).__name__}")
     out = {}
     for name, ds in datasets.items():
         if isinstance(ds, (tuple, list)): ds = tf.data.Dataset.from_tensor_slices(tuple(ds[:2])).batch(batch_size)
@@ -328,22 +488,94 @@ def evaluate(
         for batch in ds:
             x, y = batch[0], np.asarray(batch[1]).reshape(-1).astype(int)
             p = np.asarray(model.predict_on_batch(x), dtype="float64")
-            if p.ndim != 2 or p.shape[0] != len(y): raise ValueError(f"Model output {p.shape} does not match {len(y)} labels in {name!r}.")
+            if p.ndim != 2 or p.shape[0] != len(y):
+                raise ValueError(f"Expected model outputs (B, K) for the {len(y)} labels of {name!r}. Received: outputs of shape {p.shape}")
             correct += int((p.argmax(1) == y).sum())
             loss += float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)).sum())
             n += len(y)
-        if n == 0: raise ValueError(f"Dataset {name!r} is empty.")
+        if n == 0: raise ValueError(f"Expected at least one sample in each dataset. Received: {name!r}, which is empty")
         out[name] = {"accuracy": correct / n, "loss": loss / n, "n": n}
     return out
 
-def load_model(
-    path: str | os.PathLike,  # a .keras file, or a run folder holding model.keras
-) -> keras.Model:
-    "Load a model saved by `train` (or any Keras model file)."
-    p = pathlib.Path(path).expanduser()
-    if p.is_dir(): p = p / "model.keras"
-    if not p.is_file(): raise FileNotFoundError(f"No model file at {p}; expected a .keras file or a run folder holding model.keras.")
+# %% ../nbs/05_train.ipynb #7a0e5f3b
+_SAVEDMODEL_HELP = (
+    "Expected a Keras model file (.keras, or legacy .h5) or a run folder. Received: {path!r}, a TensorFlow SavedModel "
+    "folder, which Keras 3 cannot load as a model. Convert it once with tf_keras (pip install tf-keras): "
+    "tf_keras.models.load_model({path!r}).save('model.h5'), then use model.h5; or, for predictions only (no "
+    "explanations: its layers are hidden), wrap it with keras.layers.TFSMLayer({path!r}, call_endpoint='serving_default').")
+
+def _accepted_args(cls) -> set | None:
+    "The keyword arguments a Keras 3 layer class accepts (its __init__ chain), or None if it accepts anything."
+    names = {"input_shape", "input_dim", "batch_input_shape", "batch_shape", "batch_size"}
+    for c in cls.__mro__:
+        if "__init__" not in c.__dict__ or c is object: continue
+        params = inspect.signature(c.__init__).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if c is keras.layers.Layer: return names
+        if not any(p.kind == p.VAR_KEYWORD for p in params): return names
+    return None
+
+def _keras3_config(cfg):
+    "(Keras 2 model config `cfg` made readable by Keras 3, [what was changed]): rejected layer arguments dropped, nested models' nodes renumbered."
+    changes = []
+    def fix(o):
+        if isinstance(o, list): return [fix(v) for v in o]
+        if not isinstance(o, dict): return o
+        o = {k: fix(v) for k, v in o.items()}
+        cls, conf = getattr(keras.layers, str(o.get("class_name")), None), o.get("config")
+        if isinstance(conf, dict) and isinstance(cls, type) and issubclass(cls, keras.layers.Layer) and not issubclass(cls, (keras.Model, keras.layers.InputLayer)):
+            ok = _accepted_args(cls)
+            for k in [k for k in conf if ok is not None and k not in ok]: changes.append(f"{conf.get('name')}: {k} dropped"); del conf[k]
+        if isinstance(conf, dict) and isinstance(conf.get("layers"), list) and "input_layers" in conf: _renumber(conf, changes)
+        return o
+    return fix(cfg), changes
+
+def _renumber(conf, changes):
+    "In a functional config: Keras 2 counts a nested model's construction as its node 0, Keras 3 does not; a nested model's single input/output is unwrapped."
+    nested = {l.get("name", l.get("config", {}).get("name")) for l in conf["layers"] if l.get("class_name") in ("Functional", "Model")}
+    for l in conf["layers"]:
+        for call in l.get("inbound_nodes") or []:
+            for ref in call if isinstance(call, list) else []:
+                if isinstance(ref, list) and ref and ref[0] in nested and ref[1] > 0: ref[1] -= 1; changes.append(f"{l.get('name')}: node renumbered")
+        if l.get("class_name") in ("Functional", "Model"):
+            c = l["config"]
+            for key in ("input_layers", "output_layers"):
+                if isinstance(c.get(key), list) and len(c[key]) == 1 and isinstance(c[key][0], list): c[key] = c[key][0]
+
+# %% ../nbs/05_train.ipynb #3e9d4c1b
+def _load_h5(p: pathlib.Path) -> keras.Model:
+    "A model from a legacy HDF5 file (Keras 3 or Keras 2), without its training configuration."
+    import h5py
+    try: return keras.saving.load_model(p, compile=False)
+    except Exception as e: first = e
     try:
-        return keras.saving.load_model(p)
+        with h5py.File(p, "r") as f: cfg = f.attrs.get("model_config")
+    except OSError as e: raise ValueError(f"Expected an HDF5 model file. Received: {str(p)!r} ({e})") from None
+    if cfg is None:
+        raise ValueError(f"Expected a whole model saved with model.save(). Received: {str(p)!r}, which holds weights only; "
+                         "build the model (e.g. build_model(..., weights=path)) and load them into it")
+    fixed, changes = _keras3_config(json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg))
+    if not changes:
+        raise ValueError(f"Cannot load a Keras model from {str(p)!r}: {' '.join(str(first).split())[:300]}") from None
+    with tempfile.TemporaryDirectory() as d:
+        tmp = pathlib.Path(d) / p.name
+        shutil.copyfile(p, tmp)
+        with h5py.File(tmp, "r+") as f: f.attrs["model_config"] = json.dumps(fixed)
+        try: return keras.saving.load_model(tmp, compile=False)
+        except Exception as e:
+            raise ValueError(f"Cannot load a Keras model from {str(p)!r} (a Keras 2 file?): {' '.join(str(e).split())[:300]}") from None
+
+def load_model(
+    path: str | os.PathLike,  # a .keras or legacy .h5 file, or a run folder holding model.keras
+) -> keras.Model:
+    "Load a model saved by `train`, or any Keras 3 `.keras` or Keras 3/Keras 2 `.h5` model file."
+    p = pathlib.Path(path).expanduser()
+    if p.is_dir():
+        if (p / "saved_model.pb").exists() or (p / "saved_model.pbtxt").exists(): raise ValueError(_SAVEDMODEL_HELP.format(path=str(p)))
+        p = p / "model.keras"
+    if not p.is_file():
+        raise FileNotFoundError(f"Expected a .keras or .h5 model file, or a run folder holding model.keras. Received: {str(p)!r} (no such file)")
+    if p.suffix.lower() in (".h5", ".hdf5"): return _load_h5(p)
+    try: return keras.saving.load_model(p)
     except Exception as e:
-        raise ValueError(f"Cannot load a Keras model from {p}: {str(e).splitlines()[0][:200]}") from None
+        raise ValueError(f"Cannot load a Keras model from {str(p)!r}: {' '.join(str(e).split())[:300]}") from None
