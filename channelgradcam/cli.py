@@ -1,4 +1,4 @@
-"""`channelgradcam train` a classifier on a folder of images, `channelgradcam explain` its decisions channel by channel, `channelgradcam demo` the channel-1 experiment.
+"""`channelgradcam train` a classifier, `explain` one image or a whole data set channel by channel, `summarize` the parts of a sharded run, `demo` the channel-1 experiment.
 
 Docs: https://channelgradcam.github.io/channelgradcam/cli.html.md"""
 
@@ -8,10 +8,9 @@ Docs: https://channelgradcam.github.io/channelgradcam/cli.html.md"""
 from __future__ import annotations
 import argparse, json, os, pathlib, sys, time
 import numpy as np
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported: keep the terminal readable
 
 # %% auto #0
-__all__ = ['CLIError', 'read_image', 'cmd_train', 'cmd_explain', 'cmd_demo', 'main']
+__all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_demo', 'main']
 
 # %% ../nbs/11_cli.ipynb #b7554884
 class CLIError(Exception):
@@ -26,56 +25,15 @@ def _fail(cmd, e):
     print(f"channelgradcam {cmd}: error: {msg}", file=sys.stderr, flush=True)
     return 1
 
-# %% ../nbs/11_cli.ipynb #5e599eaf
-_PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-
-def read_image(
-    path: str | os.PathLike,  # a JPEG/PNG/... file, or a .npy array (H, W, C) / (H, W)
-    n_channels: int,  # C the model expects
-    size: tuple | None = None,  # (H, W) to resize to; None: keep
-) -> np.ndarray:
-    "One image as float32 (H, W, C) in the model's units ([0,1] for uint8 files), resized to `size`."
-    p = pathlib.Path(path).expanduser()
-    if not p.is_file(): raise FileNotFoundError(f"image {str(path)!r} not found")
-    if p.suffix.lower() == ".npy":
-        try: a = np.load(p, allow_pickle=False)
-        except Exception as e: raise CLIError(f"cannot read array {str(path)!r}: {e}") from None
-        if a.ndim == 2: a = a[..., None]
-        if a.ndim != 3: raise CLIError(f"{str(path)!r} holds an array of shape {a.shape}; expected (H, W, C) with C={n_channels}")
-        if a.dtype == bool or not np.issubdtype(a.dtype, np.number): raise CLIError(f"{str(path)!r} holds {a.dtype} data; expected numbers")
-    else:
-        if n_channels not in _PIL_MODES:
-            raise CLIError(f"the model expects {n_channels} channels but {str(path)!r} is a picture file (1, 3 or 4 channels); "
-                           f"give a .npy array of shape (H, W, {n_channels})")
-        from PIL import Image, UnidentifiedImageError
-        try:
-            with Image.open(p) as im:
-                bands = len(im.getbands())
-                if n_channels == 4 and bands != 4:  # never invent an alpha channel for a 4-band model
-                    raise CLIError(f"{str(path)!r} has {bands} channel(s); the model expects 4: give a 4-channel PNG (RGBA) "
-                                   "or a .npy array of shape (H, W, 4)")
-                a = np.asarray(im.convert(_PIL_MODES[n_channels]))
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise CLIError(f"cannot read image {str(path)!r}: {' '.join(str(e).split())}") from None
-        if a.ndim == 2: a = a[..., None]
-    if a.shape[-1] != n_channels:
-        raise CLIError(f"{str(path)!r} has {a.shape[-1]} channel(s) (shape {a.shape}); the model expects {n_channels}")
-    x = a.astype("float32") / np.float32(255 if a.dtype == np.uint8 else 65535 if a.dtype == np.uint16 else 1)
-    if not np.isfinite(x).all(): raise CLIError(f"{str(path)!r} contains NaN or infinite values")
-    if size is not None and tuple(x.shape[:2]) != tuple(size):
-        import tensorflow as tf
-        x = tf.image.resize(x, tuple(size), method="bilinear", antialias=True).numpy()
-    return x
-
 # %% ../nbs/11_cli.ipynb #eff00fe5
 def _run_dir(args):
     out = pathlib.Path(args.out).expanduser() if args.out else pathlib.Path("runs") / f"{pathlib.Path(args.imdir).name or 'run'}-{args.backbone}-{args.size}px"
-    if out.exists() and not out.is_dir(): raise CLIError(f"--out {str(out)!r} is a file; expected a run folder")
-    from channelgradcam.train import RUN_FILES
-    existing = [f for f in RUN_FILES if (out / f).exists()] + [f.name for f in out.glob("last-*.keras")]
+    if out.exists() and not out.is_dir(): raise CLIError(f"Expected --out to be a run folder. Received: --out {str(out)!r}, which is a file")
+    from channelgradcam.train import run_files
+    existing = run_files(out)
     if existing and not (args.resume or args.force):
-        raise CLIError(f"run folder {str(out)!r} already holds a run ({', '.join(sorted(existing)[:3])}); "
-                       "use --resume to continue it, --force to start over, or choose another --out")
+        raise CLIError(f"Expected a new run folder, --resume or --force. Received: --out {str(out)!r}, which already holds a run "
+                       f"({', '.join(existing[:3])}); use --resume to continue it, --force to start over, or choose another --out")
     return out  # --force: `train(overwrite=True)` removes the old run's files, only once the new model is built
 
 def _weights(value):
@@ -83,124 +41,301 @@ def _weights(value):
     if v.lower() == "none": return None
     if v.lower() == "imagenet": return "imagenet"
     if not pathlib.Path(v).expanduser().is_file():
-        raise CLIError(f"--weights {value!r}: no such file; expected imagenet, none, or the path of a weights file")
+        raise CLIError(f"Expected --weights imagenet, none, or the path of a weights file. Received: --weights {value!r} (no such file)")
     return v
 
-def cmd_train(args) -> int:
-    "index → split → cache → mixed sets → build → train → evaluate; writes model.keras, history.csv, metrics.json."
-    if args.channels < 1: raise CLIError(f"--channels must be ≥ 1; received {args.channels}")
-    if not 1 <= args.key_channel <= args.channels:
-        raise CLIError(f"--key-channel must be between 1 and --channels={args.channels}; received {args.key_channel}")
+def _check_train_args(args):
+    "Refuse settings that can never work, before any file is read."
+    if args.channels is not None and args.channels < 1: raise CLIError(f"Expected --channels ≥ 1. Received: --channels {args.channels}")
+    C = args.channels or 3
+    if args.mix != "none" and not 1 <= args.key_channel <= C:
+        raise CLIError(f"Expected --key-channel between 1 and --channels={C}. Received: --key-channel {args.key_channel}")
     if args.epochs < 1 or args.batch_size < 1 or args.size < 8:
-        raise CLIError(f"need --epochs ≥ 1, --batch-size ≥ 1 and --size ≥ 8; received {args.epochs}, {args.batch_size}, {args.size}")
+        raise CLIError(f"Expected --epochs ≥ 1, --batch-size ≥ 1 and --size ≥ 8. Received: --epochs {args.epochs}, "
+                       f"--batch-size {args.batch_size}, --size {args.size}")
+    if not args.lr > 0: raise CLIError(f"Expected --lr > 0. Received: --lr {args.lr}")
+    if args.patience < 0: raise CLIError(f"Expected --patience ≥ 0 (0: never stop early). Received: --patience {args.patience}")
+
+def _settings(args, C):
+    "What defines a run: resuming with other values is refused (names as the options)."
+    mixing = args.mix != "none"
+    s = {"size": args.size, "channels": C, "backbone": args.backbone, "mix": args.mix,
+         "key_channel": args.key_channel if mixing else None, "mode": args.mode if mixing else None,
+         "channel_axis": None if mixing else args.channel_axis}
+    return {k: v for k, v in s.items() if v is not None or k in ("key_channel", "mode", "channel_axis")}
+
+# %% ../nbs/11_cli.ipynb #c4882f56
+def _band_count(args, index):
+    "C for --mix none: --channels, or the band count of the first readable image."
+    if args.channels: return args.channels
+    from channelgradcam.images import read_image
+    for p in index.paths[:50]:
+        try: return int(read_image(p, args.size, channel_axis=args.channel_axis).shape[-1])
+        except Exception: continue
+    raise CLIError(f"Expected readable images in --imdir {args.imdir!r}. Received: none of the first {min(50, len(index.paths))} could be read")
+
+def _load_quietly(load, say):
+    "Run `load()`; its warnings become `say` lines (the skipped files get their own line and skipped.txt)."
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache = load()
+    for w in caught:
+        if not str(w.message).startswith("skipped "): say(f"warning: {' '.join(str(w.message).split())}")
+    return cache
+
+def _mixed_sets(args, index, cache, C, cache_dir):
+    "(train, val, test, pure_test datasets, sizes, pure kind) of the channel-1 experiment."
+    from channelgradcam.data import split, load_rgb, mix_plan, pure_plan, make_dataset
+    labels, key, K = index.labels[cache.kept], args.key_channel - 1, len(index.classes)
+    parts = split(labels, seed=args.seed)
+    plans = [mix_plan(labels[p], C, key, scheme=args.mix, seed=args.seed + i, n_classes=K, classes=index.classes)
+             for i, p in enumerate(parts)]
+    ds = lambda p, plan, shuffle: make_dataset(cache.images[p], plan, batch_size=args.batch_size, shuffle=shuffle, seed=args.seed)
+    tr, va, te = parts
+    pure = args.pure if args.pure != "auto" else ("rgb" if C == 3 else "gray")
+    if pure == "rgb":
+        if C != 3: raise CLIError(f"Expected --channels 3 with --pure rgb. Received: --channels {C} (use --pure gray)")
+        rgb = load_rgb([index.paths[i] for i in cache.kept[te]], args.size, cache_dir=cache_dir, progress=False)
+        pure_ds, n_pure = make_dataset(None, rgb=rgb.images, labels=labels[te][rgb.kept], batch_size=args.batch_size, shuffle=False), len(rgb.kept)
+    else: pure_ds, n_pure = ds(te, pure_plan(labels[te], C), False), len(te)
+    sets = {"train": ds(tr, plans[0], True), "val": ds(va, plans[1], False), "mixed_test": ds(te, plans[2], False), "pure_test": pure_ds}
+    return sets, {"train": len(tr), "val": len(va), "test": len(te), "samples": [len(p) for p in plans], "pure": n_pure}, pure
+
+def _whole_sets(args, index, cache):
+    "(train, val, test datasets, sizes) of whole multi-band images with their own labels (--mix none)."
+    from channelgradcam.data import split, make_dataset
+    labels = index.labels[cache.kept]
+    tr, va, te = split(labels, seed=args.seed)
+    ds = lambda p, shuffle: make_dataset(cache.images[p], labels=labels[p], batch_size=args.batch_size, shuffle=shuffle, seed=args.seed)
+    return {"train": ds(tr, True), "val": ds(va, False), "test": ds(te, False)}, {"train": len(tr), "val": len(va), "test": len(te)}
+
+# %% ../nbs/11_cli.ipynb #3720dfdd
+def cmd_train(args) -> int:
+    "index → split → cache → mixed (or whole) sets → build → train → evaluate; writes model.keras, history.csv, metrics.json."
+    _check_train_args(args)
     weights = _weights(args.weights)
     out = _run_dir(args)
     t0 = time.time()
     say = lambda msg: print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
-    from channelgradcam.data import index_images, split, load_channels, load_rgb, mix_plan, pure_plan, make_dataset
+    from channelgradcam.data import index_images
     index = index_images(args.imdir)
     say(f"{len(index.paths)} images in {args.imdir} ({index.layout} layout), classes {index.classes}")
+    import shutil
+    from channelgradcam.core import RunLock
+    created = not out.exists()
+    try:
+        with RunLock(out, "training run"):
+            args.run_folder = out  # for the Ctrl-C message
+            return _train_run(args, out, weights, index, say, t0)
+    finally:
+        if created and out.is_dir() and {p.name for p in out.iterdir()} <= {".lock"}: shutil.rmtree(out, ignore_errors=True)
+
+def _train_run(args, out, weights, index, say, t0):
+    from channelgradcam.data import load_channels, load_images, write_skipped
+    from channelgradcam.core import write_json
     import tensorflow as tf, keras
-    from channelgradcam.train import build_model, train, evaluate, write_json
-    keras.utils.set_random_seed(args.seed)  # the same seed gives the same initial weights
+    from channelgradcam.train import build_model, train, evaluate, check_resume, TrainingDivergedError
+    mixing = args.mix != "none"
+    C = (args.channels or 3) if mixing else _band_count(args, index)
+    settings, names = _settings(args, C), _channel_names(args, C)
+    if args.resume: check_resume(out, settings)  # differing settings: refused before any decoding
     resuming = args.resume and (out / "state.json").exists()
-    C, key = args.channels, args.key_channel - 1
+    keras.utils.set_random_seed(args.seed)  # the same seed gives the same initial weights
     model = build_model(len(index.classes), (args.size, args.size, C), backbone=args.backbone,  # first: fails fast offline
                         weights=None if resuming else weights)  # a resumed run reloads its own weights
-    out.mkdir(parents=True, exist_ok=True)
     cache_dir = pathlib.Path(args.cache_dir).expanduser() if args.cache_dir else out / "cache"
-    say(f"decoding each image once to a {args.size}x{args.size} {args.mode} channel (cache: {cache_dir})")
-    cache = load_channels(index.paths, args.size, mode=args.mode, cache_dir=cache_dir, progress=True)
-    if cache.skipped: say(f"skipped {len(cache.skipped)} unreadable file(s), e.g. {cache.skipped[0][0]}: {cache.skipped[0][1]}")
-    labels = index.labels[cache.kept]
-    parts = split(labels, seed=args.seed)
-    plans = [mix_plan(labels[p], C, key, seed=args.seed + i, n_classes=len(index.classes)) for i, p in enumerate(parts)]
-    tr, va, te = parts
-    ds = lambda p, plan, shuffle: make_dataset(cache.images[p], plan, batch_size=args.batch_size, shuffle=shuffle, seed=args.seed)
-    train_ds, val_ds, test_ds = ds(tr, plans[0], True), ds(va, plans[1], False), ds(te, plans[2], False)
-    pure = args.pure if args.pure != "auto" else ("rgb" if C == 3 else "gray")
-    if pure == "rgb":
-        if C != 3: raise CLIError(f"--pure rgb needs --channels 3; received --channels {C} (use --pure gray)")
-        rgb = load_rgb([index.paths[i] for i in cache.kept[te]], args.size, cache_dir=cache_dir, progress=False)
-        pure_ds = make_dataset(None, rgb=rgb.images, labels=labels[te][rgb.kept], batch_size=args.batch_size, shuffle=False)
-        n_pure = len(rgb.kept)
+    what = f"{args.mode} channel" if mixing else f"{C}-band image"
+    say(f"decoding each image once to a {args.size}x{args.size} {what} (cache: {cache_dir})")
+    load = (lambda: load_channels(index, args.size, mode=args.mode, cache_dir=cache_dir)) if mixing else \
+           (lambda: load_images(index, args.size, channels=C, channel_axis=args.channel_axis, cache_dir=cache_dir))
+    cache = _load_quietly(load, say)
+    listed = write_skipped(out / "skipped.txt", cache.skipped + index.skipped)
+    if listed: say(f"skipped {len(cache.skipped)} unreadable file(s) and {len(index.skipped)} hidden or non-image file(s): see {listed}")
+    if mixing:
+        sets, n, pure = _mixed_sets(args, index, cache, C, cache_dir)
+        say(f"mixed sets: {n['samples'][0]} train / {n['samples'][1]} val / {n['samples'][2]} test samples "
+            f"(label = class of channel {args.key_channel}); pure test: {n['pure']} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
     else:
-        pure_ds, n_pure = ds(te, pure_plan(labels[te], C), False), len(te)
-    say(f"mixed sets: {len(plans[0])} train / {len(plans[1])} val / {len(plans[2])} test samples "
-        f"(label = class of channel {args.key_channel}); pure test: {n_pure} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
+        sets, n = _whole_sets(args, index, cache)
+        say(f"whole {C}-band images: {n['train']} train / {n['val']} val / {n['test']} test")
     say(f"{'resuming' if resuming else 'training'} {args.backbone} ({model.count_params():,} parameters) for up to {args.epochs} epochs "
         f"on {', '.join(d.name for d in tf.config.list_logical_devices())}")
-    hist = train(model, train_ds, val_ds, epochs=args.epochs, run_dir=out, lr=args.lr, patience=args.patience,
-                 resume=args.resume, overwrite=args.force, verbose=1 if sys.stdout.isatty() else 2)
-    say("evaluating the best model on the mixed and the pure test sets")
-    res = evaluate(model, {"mixed_test": test_ds, "pure_test": pure_ds})
+    try:
+        hist = train(model, sets["train"], sets["val"], epochs=args.epochs, run_dir=out, lr=args.lr, patience=args.patience,
+                     resume=args.resume, overwrite=args.force, verbose=1 if sys.stdout.isatty() else 2, settings=settings, lock=False)
+    except TrainingDivergedError as e:
+        raise CLIError(f"Expected a finite training {e.what}. Received: {e.what}={e.value} at {e.where} with --lr {args.lr:g}: "
+                       f"the training diverged; try a smaller --lr (e.g. {args.lr / 10:g})") from None
+    if not (out / "model.keras").is_file(): raise CLIError(f"no model was saved in {out}: no epoch finished with a finite loss")
+    say("evaluating the best model on the " + ("mixed and the pure test sets" if mixing else "test set"))
+    tests = ("mixed_test", "pure_test") if mixing else ("test",)
+    res = evaluate(model, {k: sets[k] for k in tests})
     state = json.loads((out / "state.json").read_text())
-    metrics = {
-        "mixed_test_accuracy": res["mixed_test"]["accuracy"], "pure_test_accuracy": res["pure_test"]["accuracy"],
-        "mixed_test": res["mixed_test"], "pure_test": res["pure_test"], "classes": list(index.classes),
-        "epochs_run": len(hist.get("loss", [])), "best_epoch": state.get("best_epoch"), "best_val_loss": state.get("best"),
-        "images": {"found": len(index.paths), "skipped": len(cache.skipped), "train": len(tr), "val": len(va), "test": len(te)},
-        "settings": {"imdir": str(pathlib.Path(args.imdir).resolve()), "epochs": args.epochs, "size": args.size,
-                     "batch_size": args.batch_size, "backbone": args.backbone, "weights": args.weights, "channels": C,
-                     "key_channel": args.key_channel, "mode": args.mode, "pure": pure, "lr": args.lr, "patience": args.patience,
-                     "seed": args.seed, "input_shape": [args.size, args.size, C]},
-        "seconds": round(time.time() - t0, 1),
-    }
+    metrics = {**{f"{k}_accuracy": res[k]["accuracy"] for k in tests}, **res, "classes": list(index.classes),
+               "channel_names": names,
+               "epochs_run": len(hist.get("loss", [])), "best_epoch": state.get("best_epoch"), "best_val_loss": state.get("best"),
+               "images": {"found": len(index.paths), "skipped": len(cache.skipped), "train": n["train"], "val": n["val"], "test": n["test"]},
+               "settings": {"imdir": str(pathlib.Path(args.imdir).resolve()), "epochs": args.epochs, "size": args.size,
+                            "batch_size": args.batch_size, "backbone": args.backbone, "weights": args.weights, "channels": C,
+                            "mix": args.mix, "key_channel": args.key_channel if mixing else None, "mode": args.mode if mixing else None,
+                            "pure": pure if mixing else None, "channel_axis": args.channel_axis, "lr": args.lr,
+                            "patience": args.patience, "seed": args.seed, "input_shape": [args.size, args.size, C]},
+               "seconds": round(time.time() - t0, 1)}
     write_json(out / "metrics.json", metrics)
-    say(f"mixed test accuracy {metrics['mixed_test_accuracy']:.3f}, pure test accuracy {metrics['pure_test_accuracy']:.3f} "
-        f"→ {out / 'model.keras'}, {out / 'metrics.json'}")
+    acc = ", ".join(f"{k.replace('_', ' ')} accuracy {res[k]['accuracy']:.3f}" for k in tests)
+    say(f"{acc} → {out / 'model.keras'}, {out / 'metrics.json'}")
     return 0
 
-# %% ../nbs/11_cli.ipynb #7f5b03ed
-def _class_names(model_path, k):
-    p = pathlib.Path(model_path).expanduser()
-    meta = (p if p.is_dir() else p.parent) / "metrics.json"
-    try: names = json.loads(meta.read_text()).get("classes") if meta.is_file() else None
-    except (OSError, ValueError): names = None
-    return [str(n) for n in names] if names and len(names) == k else [str(i) for i in range(k)]
+def _channel_names(args, C):
+    "The channel names for tables and figures: --channel-names, else None (explain then says 'channel 1', ...)."
+    if not args.channel_names: return None
+    names = [n.strip() for n in args.channel_names.split(",")]
+    if len(names) != C or not all(names):
+        raise CLIError(f"Expected {C} comma-separated --channel-names. Received: --channel-names {args.channel_names!r}")
+    return names
 
-def _target(value, names):
-    if value is None: return None
-    low = [n.lower() for n in names]
-    if value.lower() in low: return low.index(value.lower())
-    if value.lstrip("-").isdigit() and 0 <= int(value) < len(names): return int(value)
-    raise CLIError(f"unknown class {value!r}; the model's classes are {names} (or an index 0..{len(names) - 1})")
+# %% ../nbs/11_cli.ipynb #b45f1e2c
+def _train_interrupted(args) -> str:
+    "What a Ctrl-C during `train` leaves: the epochs committed in the run folder (read without importing TensorFlow)."
+    out = getattr(args, "run_folder", None)
+    if out is None: return " before the run folder was opened (nothing to resume)"
+    try: epoch = int(json.loads((pathlib.Path(out) / "state.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError): epoch = 0
+    if epoch: return f" (epoch {epoch} is saved in {out}: add --resume to continue)"
+    return " before any epoch was saved (nothing to resume)"
 
-def _figure_paths(images, out):
-    stems = [pathlib.Path(p).stem for p in images]
-    stems = [s if stems.count(s) == 1 else f"{s}_{i + 1}" for i, s in enumerate(stems)]
-    if out is None: return [pathlib.Path(f"{s}_channelcam.png") for s in stems]
+def _train_parser(sub, fmt):
+    t = sub.add_parser("train", formatter_class=fmt, help="train a classifier on mixed-channel images, or on multi-band images as they are",
+                       description="Index a folder of images, build mixed-channel sets (the key channel decides the label), "
+                                   "train, and evaluate on the mixed and the pure test sets; or, with --mix none, train on "
+                                   "the images as they are (C = their band count, e.g. 5-band TIFFs in class sub-folders). "
+                                   "Writes model.keras, history.csv, metrics.json (and skipped.txt) to the run folder.")
+    t.add_argument("--imdir", required=True, help="folder of images: Kaggle names (cat.1.jpg, dog.7.jpg) or one sub-folder per "
+                   "class; photos, 16-bit PNG, multi-band TIFF, .npy/.npz")
+    t.add_argument("--epochs", type=int, default=10, help="most epochs (early stopping on the validation loss may stop sooner)")
+    t.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE pixels")
+    t.add_argument("--batch-size", type=int, default=32, help="samples per batch")
+    t.add_argument("--backbone", default="resnet50", choices=["resnet50", "resnet50v2", "mobilenetv2", "vgg16", "small_cnn"],
+                   help="network; small_cnn is a fast 6-layer CNN for CPUs (no pretrained weights)")
+    t.add_argument("--weights", default="imagenet", help="imagenet (needs a download, or the file in ~/.keras/models), "
+                   "none (random init), or the PATH of a weights file")
+    t.add_argument("--mix", default="balanced", choices=["balanced", "random", "none"], help="how samples are made: balanced "
+                   "(every class pattern in the other channels, as the prototype), random (a random class per other channel), "
+                   "or none (each image as it is, with all its bands)")
+    t.add_argument("--channels", type=int, default=None, help="channels per sample (each shows one gray image; default 3); "
+                   "with --mix none: the images' band count (default: read from the files)")
+    t.add_argument("--key-channel", type=int, default=1, help="1-based channel whose image decides the label")
+    t.add_argument("--channel-axis", type=int, default=None, choices=[0, -1], help="for arrays and TIFFs whose channel axis "
+                   "cannot be told from their shape: 0 (channels first) or -1 (channels last)")
+    t.add_argument("--channel-names", default=None, metavar="NAMES", help="comma-separated names of the C channels "
+                   "(e.g. R,G,B,NIR), saved in metrics.json for explain")
+    t.add_argument("--out", default=None, help="run folder (default: runs/<imdir name>-<backbone>-<size>px)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint (same settings)")
+    t.add_argument("--force", action="store_true", help="start over, replacing a previous run in --out")
+    t.add_argument("--mode", default="luminance", choices=["luminance", "red"], help="how a photo becomes one gray channel")
+    t.add_argument("--pure", default="auto", choices=["auto", "rgb", "gray"], help="pure test set: the RGB photos (rgb), or "
+                   "each test image's gray channel in every channel (gray); auto: rgb when --channels is 3")
+    t.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (> 0; momentum 0.9, Nesterov)")
+    t.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0: never stop early)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the split, the mixing, the initial weights and the shuffling")
+    t.add_argument("--cache-dir", default=None, help="where decoded images are cached (default: <out>/cache)")
+    t.set_defaults(func=cmd_train)
+    return t
+
+# %% ../nbs/11_cli.ipynb #95e5688f
+def _figure_path(image, out) -> pathlib.Path:
+    "Where the figure of `image` goes: `out` (a file or a folder), or <image name>_channelcam.png here."
+    name = f"{pathlib.Path(image).stem}_channelcam.png"
+    if out is None: return pathlib.Path(name)
     o = pathlib.Path(out).expanduser()
-    if o.is_dir() or str(out).endswith(("/", os.sep)): return [o / f"{s}_channelcam.png" for s in stems]
-    if len(images) == 1: return [o if o.suffix else o.with_suffix(".png")]
-    return [o.with_name(f"{o.stem}_{s}{o.suffix or '.png'}") for s in stems]
+    if o.is_dir() or str(out).endswith(("/", os.sep)): return o / name
+    return o if o.suffix else o.with_suffix(".png")
+
+def _check_writable(fig: pathlib.Path, inputs, force: bool):
+    "Refuse to write `fig` onto an input (ever) or onto an existing file (unless `force`)."
+    for p in inputs:
+        if fig.exists() and pathlib.Path(p).exists() and os.path.samefile(fig, p):
+            raise CLIError(f"Expected --out to name a new figure, not an input. Received: --out {str(fig)!r}, which is the "
+                           f"input image {str(p)!r}")
+    if fig.exists() and not force:
+        raise CLIError(f"Expected --out to name a new file. Received: --out {str(fig)!r}, which exists; pass --force to "
+                       "replace it, or choose another --out")
+
+# %% ../nbs/11_cli.ipynb #26114aa3
+def _explain_image(args) -> int:
+    "One image: one figure and one JSON line."
+    image = args.inputs[0]
+    fig_path = _figure_path(image, args.out)
+    _check_writable(fig_path, [image], args.force)
+    from channelgradcam.core import atomic_write
+    from channelgradcam.images import read_image
+    from channelgradcam.surgery import input_range
+    from channelgradcam.train import load_model
+    from channelgradcam.cam import ChannelGradCAM
+    from channelgradcam.viz import show_channel_cams
+    from channelgradcam.dataset import run_info, value_policy, find_inputs, class_index, name_list
+    model = load_model(args.model)
+    (h, w, c), k = model.input_shape[1:], int(model.output_shape[-1])
+    rec = run_info(args.model)
+    classes = name_list(args.classes, k, "--classes", rec.get("classes"), [str(i) for i in range(k)])
+    names = name_list(args.channel_names, c, "--channel-names", rec.get("channel_names"), [f"ch{i + 1}" for i in range(c)])
+    target = class_index(args.target, classes)
+    convert, values = value_policy(input_range(model), args.scale)
+    size = (args.size, args.size) if args.size else (h, w) if h and w else None
+    x = convert(read_image(image, size, channels=c, channel_axis=args.channel_axis))[None]
+    label = int(find_inputs([image], classes).labels[0])
+    res = ChannelGradCAM(model)(x, targets=target)
+    fig = show_channel_cams(x, res, index=[0], labels=[label], class_names=classes, channel_names=names,
+                            title=pathlib.Path(image).name, dpi=args.dpi)
+    fig_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(fig_path, lambda t: fig.savefig(t, format="png", dpi=args.dpi, bbox_inches="tight"))
+    p = res.outputs[0]
+    print(json.dumps({"image": str(image), "figure": str(fig_path), "label": classes[label] if label >= 0 else None,
+                      "predicted": classes[int(p.argmax())], "probability": round(float(p.max()), 6),
+                      "target": classes[int(res.targets[0])], "importance": {n: round(float(v), 6) for n, v in zip(names, res.importance[0])},
+                      "degenerate": bool(res.degenerate[0]), "probabilities": {n: round(float(v), 6) for n, v in zip(classes, p)},
+                      "values": values}), flush=True)
+    return 0
+
+# %% ../nbs/11_cli.ipynb #a639fb3f
+_DATASET_ONLY = ("resume", "shard", "save_maps", "figures", "no_ablation", "devices")
+
+def _is_dataset(args) -> bool:
+    "Explain a data set (tables, report) rather than one image (figure, JSON line)?"
+    one = len(args.inputs) == 1 and not str(args.inputs[0]).startswith("@") and not pathlib.Path(args.inputs[0]).is_dir()
+    return not one or any(getattr(args, k) for k in _DATASET_ONLY)
+
+def _explain_dataset(args) -> int:
+    "Many images: tables, summary figure and report in --out."
+    from channelgradcam.dataset import explain_dataset
+    out = pathlib.Path(args.out or "explain_out").expanduser()
+    res = explain_dataset(args.model, args.inputs, channel_names=args.channel_names, classes=args.classes, scale=args.scale,
+                          out=out, targets=args.target, ablation=False if args.no_ablation else None,
+                          batch_size=args.batch_size, size=args.size, channel_axis=args.channel_axis, resume=args.resume,
+                          force=args.force, shard=args.shard, devices=args.devices, save_maps=args.save_maps,
+                          figures=args.figures)
+    print(_mean_importance(res), flush=True)
+    print(f"{len(res.table)} images explained → {out / 'report.md'}, {out / 'report.html'}", flush=True)
+    return 0
+
+def _mean_importance(res) -> str:
+    "Each class's mean importance per channel, as a small text table."
+    s = res.summary
+    return s.pivot(index="class", columns="channel", values="mean").reindex(columns=res.channel_names).round(3).to_string()
 
 def cmd_explain(args) -> int:
-    "Per-channel CAMs of each image: a figure per image and a JSON line per image on stdout."
-    mp = pathlib.Path(args.model).expanduser()
-    if not mp.exists(): raise CLIError(f"--model {args.model!r}: no such file or folder")
-    from channelgradcam.train import load_model
-    from channelgradcam.data import _atomic
-    model = load_model(mp)
-    shape = model.input_shape
-    if len(shape) != 4: raise CLIError(f"the model's input has shape {shape}; expected images (B, H, W, C)")
-    (h, w, c), k = shape[1:], model.output_shape[-1]
-    names = _class_names(mp, k)
-    target = _target(args.target, names)
-    x = np.stack([read_image(p, c, (h, w)) for p in args.images])
-    from channelgradcam.cam import ChannelGradCAM
-    res = ChannelGradCAM(model)(x, targets=target)
-    figs = _figure_paths(args.images, args.out)
-    from channelgradcam.viz import show_channel_cams
-    for i, (img, fp) in enumerate(zip(args.images, figs)):
-        fig = show_channel_cams(x, res, index=[i], class_names=names, title=pathlib.Path(img).name, dpi=args.dpi)
-        fp.parent.mkdir(parents=True, exist_ok=True)
-        _atomic(fp, lambda t: fig.savefig(t, format="png", dpi=args.dpi, bbox_inches="tight"))
-        p = res.outputs[i]
-        line = {"image": str(img), "figure": str(fp), "predicted": names[int(p.argmax())], "probability": round(float(p.max()), 6),
-                "target": names[int(res.targets[i])], "importance": {f"channel {j + 1}": round(float(v), 6) for j, v in enumerate(res.importance[i])},
-                "degenerate": bool(res.degenerate[i]), "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}
-        print(json.dumps(line), flush=True)
+    "Per-channel CAMs: one image → a figure and a JSON line; a folder, several files or @list → tables and a report."
+    return _explain_dataset(args) if _is_dataset(args) else _explain_image(args)
+
+# %% ../nbs/11_cli.ipynb #7473c39a
+def cmd_summarize(args) -> int:
+    "Merge the parts of a sharded `explain` into one set of tables and report."
+    from channelgradcam.dataset import summarize
+    out = pathlib.Path(args.out).expanduser()
+    res = summarize(args.dirs, out=out)
+    print(_mean_importance(res), flush=True)
+    print(f"{len(res.table)} images from {len(args.dirs)} part(s) → {out / 'report.md'}, {out / 'report.html'}", flush=True)
     return 0
 
 # %% ../nbs/11_cli.ipynb #8bb0c2d1
@@ -213,74 +348,77 @@ def cmd_demo(args) -> int:
     if failed and not args.quick: print(f"targets not met: {', '.join(failed)}", flush=True)
     return 0
 
-# %% ../nbs/11_cli.ipynb #95ac42ee
-def _import_tf_quietly():
-    "Import TensorFlow and find its devices with the C++ start-up logging on stderr (fd 2) discarded."
-    if "tensorflow" in sys.modules or os.environ.get("CHANNELGRADCAM_DEBUG"): return
-    sys.stderr.flush()
-    try: saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    except OSError: return
-    os.dup2(null, 2)
-    try:
-        import tensorflow as tf
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2); os.close(saved); os.close(null)
+# %% ../nbs/11_cli.ipynb #bc399057
+def _explain_parser(sub, fmt):
+    e = sub.add_parser("explain", formatter_class=fmt, help="per-channel class activation maps of one image or a whole data set",
+                       description="Explain a model's decisions channel by channel. One image file: a figure (channels, "
+                                   "per-channel maps on one shared scale, importance bars) and one JSON line. A folder, "
+                                   "several files or an @list.txt: explanations.csv (one row per image), summary.csv (per "
+                                   "class and channel, with 95% bootstrap intervals), ablation.csv (when class sub-folders "
+                                   "give true labels), summary.png, report.md and report.html in --out.")
+    e.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (photos, 16-bit PNG, multi-band TIFF, .npy/.npz), "
+                   "folders (searched recursively; sub-folders named after the model's classes give true labels) or "
+                   "@list.txt files (one path per line)")
+    e.add_argument("--model", required=True, help="a .keras or .h5 model file, or a run folder holding model.keras "
+                   "(class and channel names are read from the metrics.json beside it)")
+    e.add_argument("--out", default=None, metavar="PATH", help="one image: the figure's path or a folder (default: "
+                   "<image name>_channelcam.png here); a data set: the output folder (default: explain_out)")
+    e.add_argument("--force", action="store_true", help="replace an existing figure, or start an existing output folder over "
+                   "(inputs are never overwritten)")
+    e.add_argument("--target", default=None, metavar="CLASS", help="class to explain: a name or 0-based index "
+                   "(default: each image's predicted class)")
+    e.add_argument("--classes", default=None, metavar="NAMES", help="comma-separated class names (default: the run's, else 0..K-1)")
+    e.add_argument("--channel-names", default=None, metavar="NAMES", help="comma-separated channel names, e.g. R,G,B,NIR "
+                   "(default: the run's, else ch1..chC)")
+    e.add_argument("--scale", type=float, default=None, help="divide pixels by SCALE (e.g. 255, 65535, 10000 for Sentinel-2) "
+                   "for a model that records no input range (default: the model's own range, else the values as stored)")
+    e.add_argument("--channel-axis", type=int, default=None, choices=[0, -1], help="for arrays and TIFFs whose channel "
+                   "axis cannot be told from their shape: 0 (channels first) or -1 (channels last)")
+    e.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE (default: the model's input size; "
+                   "images keep their size for a model that takes any size)")
+    e.add_argument("--dpi", type=int, default=100, help="resolution of the one-image figure")
+    d = e.add_argument_group("data sets")
+    d.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    d.add_argument("--no-ablation", action="store_true", help="skip the channel ablation (on by default when labels are known)")
+    d.add_argument("--figures", type=int, default=0, metavar="N", help="also write per-image figures for the first N images")
+    d.add_argument("--save-maps", action="store_true", help="save the maps (float16, compressed .npz per batch) in --out/maps")
+    d.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    d.add_argument("--shard", default=None, metavar="I/N", help="explain every N-th image from the I-th (1-based) into its own "
+                   "--out; merge the parts with `channelgradcam summarize`")
+    d.add_argument("--devices", default=None, help="comma-separated devices to spread batches over, e.g. GPU:0,GPU:1 "
+                   "(default: every visible GPU)")
+    e.set_defaults(func=cmd_explain)
 
-# %% ../nbs/11_cli.ipynb #f070faa2
+def _summarize_parser(sub, fmt):
+    s = sub.add_parser("summarize", formatter_class=fmt, help="merge the parts of a sharded explain into one report",
+                       description="Merge the output folders of `explain --shard 1/N` ... `--shard N/N` into the tables, "
+                                   "summary figure and report of one run.")
+    s.add_argument("dirs", nargs="+", metavar="DIR", help="the output folders of the parts")
+    s.add_argument("--out", required=True, metavar="DIR", help="folder for the merged tables and report")
+    s.set_defaults(func=cmd_summarize)
+
+def _demo_parser(sub, fmt):
+    d = sub.add_parser("demo", formatter_class=fmt, help="the channel-1 experiment, end to end, on embedded data",
+                       description="Train models on images where only channel 1 decides the label, explain them with "
+                                   "ChannelGradCAM, and check that channel 1 is found. Needs no download.")
+    d.add_argument("--out", default="demo_out", metavar="DIR", help="folder for report.json, report.md and figures")
+    d.add_argument("--quick", action="store_true", help="a smoke run of under a minute (targets are not expected to be met)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the shuffling")
+    d.set_defaults(func=cmd_demo)
+
 def _parser():
     p = argparse.ArgumentParser(prog="channelgradcam", description="Per-input-channel class activation maps (ChannelGradCAM) "
                                 "for Keras CNNs: which channel made the model decide, and where.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fmt = argparse.ArgumentDefaultsHelpFormatter
-
-    t = sub.add_parser("train", formatter_class=fmt, help="train a classifier on mixed-channel images from a folder",
-                       description="Index a folder of images, build mixed-channel sets (the key channel decides the label), "
-                                   "train, and evaluate on the mixed and the pure test sets. Writes model.keras, "
-                                   "history.csv and metrics.json to the run folder.")
-    t.add_argument("--imdir", required=True, help="folder of images: Kaggle names (cat.1.jpg, dog.7.jpg) or one sub-folder per class")
-    t.add_argument("--epochs", type=int, default=10, help="most epochs (early stopping on the validation loss may stop sooner)")
-    t.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE pixels")
-    t.add_argument("--batch-size", type=int, default=32, help="samples per batch")
-    t.add_argument("--backbone", default="resnet50", choices=["resnet50", "resnet50v2", "mobilenetv2", "vgg16", "small_cnn"],
-                   help="network; small_cnn is a fast 6-layer CNN for CPUs (no pretrained weights)")
-    t.add_argument("--weights", default="imagenet", help="imagenet (needs a download, or the file in ~/.keras/models), "
-                   "none (random init), or the PATH of a weights file")
-    t.add_argument("--channels", type=int, default=3, help="channels per sample (each shows one gray image)")
-    t.add_argument("--key-channel", type=int, default=1, help="1-based channel whose image decides the label")
-    t.add_argument("--out", default=None, help="run folder (default: runs/<imdir name>-<backbone>-<size>px)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--force", action="store_true", help="start over, replacing a previous run in --out")
-    t.add_argument("--mode", default="luminance", choices=["luminance", "red"], help="how a photo becomes one gray channel")
-    t.add_argument("--pure", default="auto", choices=["auto", "rgb", "gray"], help="pure test set: the RGB photos (rgb), or "
-                   "each test image's gray channel in every channel (gray); auto: rgb when --channels is 3")
-    t.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (momentum 0.9, Nesterov)")
-    t.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0: never stop early)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the split, the mixing, the initial weights and the shuffling")
-    t.add_argument("--cache-dir", default=None, help="where decoded images are cached (default: <out>/cache)")
-    t.set_defaults(func=cmd_train)
-
-    e = sub.add_parser("explain", formatter_class=fmt, help="per-channel class activation maps of images",
-                       description="Explain a model's decision on each IMAGE channel by channel: writes a figure per image "
-                                   "(channels, per-channel maps on one shared scale, importance bars) and prints one JSON "
-                                   "line per image (prediction, channel importances).")
-    e.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG/PNG files, or .npy arrays (H, W, C) for other channel counts")
-    e.add_argument("--model", required=True, help="a .keras model file, or a run folder holding model.keras "
-                   "(class names are read from metrics.json beside it)")
-    e.add_argument("--target", default=None, metavar="CLASS", help="class to explain: a name or 0-based index (default: the predicted class)")
-    e.add_argument("--out", default=None, metavar="FIG.png", help="figure path (one image), or a folder / name prefix "
-                   "(several images); default: <image name>_channelcam.png in the current folder")
-    e.add_argument("--dpi", type=int, default=100, help="resolution of the figures")
-    e.set_defaults(func=cmd_explain)
-
-    d = sub.add_parser("demo", formatter_class=fmt, help="the channel-1 experiment on synthetic shapes, end to end",
-                       description="Train models on synthetic shapes where only channel 1 decides the label, explain them "
-                                   "with ChannelGradCAM, and check that channel 1 is found. Needs no download.")
-    d.add_argument("--out", default="demo_out", metavar="DIR", help="folder for report.json, report.md and figures")
-    d.add_argument("--quick", action="store_true", help="a smoke run of under a minute (targets are not expected to be met)")
-    d.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the shuffling")
-    d.set_defaults(func=cmd_demo)
+    for add in (_train_parser, _explain_parser, _summarize_parser, _demo_parser): add(sub, fmt)
     return p
+
+def _interrupted(args) -> str:
+    "What Ctrl-C leaves, per command."
+    if args.command == "train": return _train_interrupted(args)
+    if args.command == "explain" and _is_dataset(args): return " (the rows written so far are kept: add --resume to continue)"
+    return ""
 
 def main(
     argv: list[str] | None = None,  # arguments without the program name; None: sys.argv[1:]
@@ -290,11 +428,11 @@ def main(
     try: args = parser.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)
     try:
-        if args.command in ("train", "explain", "demo"): _import_tf_quietly()
+        from channelgradcam.core import quiet_tensorflow
+        quiet_tensorflow()
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        hint = " (the last finished epoch is saved: add --resume to continue)" if args.command == "train" else ""
-        print(f"channelgradcam {args.command}: interrupted{hint}", file=sys.stderr, flush=True)
+        print(f"channelgradcam {args.command}: interrupted{_interrupted(args)}", file=sys.stderr, flush=True)
         return 130
     except Exception as e:
         if os.environ.get("CHANNELGRADCAM_DEBUG"): raise

@@ -18,9 +18,9 @@ from .images import read_image, list_images, to_float
 core.quiet_tensorflow()
 
 # %% auto #0
-__all__ = ['run_info', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'value_policy', 'explanation_columns',
-           'summary_table', 'ablation_columns', 'ablation_table', 'confusion_table', 'DatasetExplanation',
-           'explain_dataset', 'summarize']
+__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'value_policy',
+           'explanation_columns', 'summary_table', 'ablation_columns', 'ablation_table', 'confusion_table',
+           'DatasetExplanation', 'class_index', 'explain_dataset', 'summarize']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
@@ -50,7 +50,13 @@ def run_info(
         if isinstance(v, list) and v: out[key] = [str(s) for s in v]
     return out
 
-def _name_list(value, n, param, recorded=None, default=None) -> list:
+def name_list(
+    value,  # names given by the user: a list, "a,b,c", or None
+    n: int,  # how many names there must be
+    param: str,  # the argument's name, for the error message
+    recorded=None,  # names a training run recorded (used when `value` is None and they fit)
+    default=None,  # names used otherwise
+) -> list:
     "`value` (a list or 'a,b,c') as n unique names; else `recorded` when it has n names; else `default`."
     if value is None: return list(recorded) if recorded is not None and len(recorded) == n else list(default)
     names = [s.strip() for s in value.split(",")] if isinstance(value, str) else [str(s) for s in value]
@@ -697,8 +703,11 @@ def _sha1(items) -> str:
     for it in items: h.update(it if isinstance(it, bytes) else str(it).encode()); h.update(b"\0")
     return h.hexdigest()
 
-def _target(targets, classes):
-    "None, or the class index for a class name/index."
+def class_index(
+    targets,  # a class name (any case), an index (int or digits), or None
+    classes,  # the model's class names
+) -> int | None:
+    "None, or the index of the class `targets` names."
     if targets is None: return None
     if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):
         if 0 <= int(targets) < len(classes): return int(targets)
@@ -784,9 +793,9 @@ def explain_dataset(
     if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
     (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
     rec = run_info(model)
-    classes = _name_list(classes, K, "classes", rec.get("classes"), [str(k) for k in range(K)])
-    names = _name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
-    target = _target(targets, classes)
+    classes = name_list(classes, K, "classes", rec.get("classes"), [str(k) for k in range(K)])
+    names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
+    target = class_index(targets, classes)
     if size is not None:
         size = (int(size), int(size)) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
     elif h and w: size = (int(h), int(w))
