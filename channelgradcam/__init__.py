@@ -2,6 +2,20 @@
 
 Modules:
 
-- `channelgradcam.data`: Image folders and synthetic shapes → each file decoded once into a channel cache → mix plans (which image goes into which channel) → `tf.data` batches for the channel-1 experiment."""
+- `channelgradcam.data`: Image folders and synthetic shapes → each file decoded once (through the one image reader) into a cache → mix plans (which image goes into which channel) → `tf.data` batches, for the channel-1 experiment and for multi-band images as they are."""
 
 __version__ = "0.1.0"
+
+# The entry points most users need, importable from the package itself. They load on first use, so that
+# `import channelgradcam` stays light (no TensorFlow until something needs it).
+_EXPORTS = {"ChannelGradCAM": "cam", "LayerCAM": "cam", "GradCAM": "cam", "GradCAMPlusPlus": "cam", "CAMResult": "cam",
+            "read_image": "images", "explain_dataset": "dataset", "summarize": "dataset", "build_model": "train",
+            "load_model": "train", "show_channel_cams": "viz", "run_demo": "demo"}
+__all__ = list(_EXPORTS)
+
+def __getattr__(name):
+    if name not in _EXPORTS: raise AttributeError(f"module 'channelgradcam' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+def __dir__(): return sorted([*globals(), *_EXPORTS])

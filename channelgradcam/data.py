@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from .core import atomic_write, progress as _progress, quiet_tensorflow
-from .images import IMAGE_EXTS, read_image, to_float
+from .images import IMAGE_EXTS, read_image, to_float, size_hw
 
 # %% auto #0
 __all__ = ['SHAPES', 'ImageIndex', 'index_images', 'split', 'ChannelCache', 'load_channels', 'load_rgb', 'write_skipped',
@@ -123,15 +123,6 @@ class ChannelCache:
 _MODES = ("luminance", "red", "rgb", "bands")
 _CACHE_VERSION = 2
 _F16_MAX = float(np.finfo(np.float16).max)
-
-def _size_hw(size):
-    "`size` as (H, W): an int is a square."
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool): hw = (int(size), int(size))
-    else:
-        try: hw = tuple(int(s) for s in size)
-        except (TypeError, ValueError): hw = ()
-    if len(hw) != 2 or min(hw) < 1: raise ValueError(f"Expected size as an int or (height, width) > 0. Received: size={size!r}")
-    return hw
 
 def _stretch(a):
     "Min-max stretch of one channel to its type's full range (floats: [0, 1]); a constant channel is left as it is."
@@ -275,7 +266,7 @@ def _load(paths, size, mode, channels=None, channel_axis=None, cache_dir=None, p
     "Decode (or read from the cache file) the files of `paths` (a list, or an `ImageIndex`)."
     if isinstance(paths, (str, os.PathLike)): raise TypeError(f"Expected a list of image files or an ImageIndex. Received: the single path {str(paths)!r}")
     index = paths if isinstance(paths, ImageIndex) else None
-    paths, hw = [Path(p) for p in (index.paths if index is not None else paths)], _size_hw(size)
+    paths, hw = [Path(p) for p in (index.paths if index is not None else paths)], size_hw(size)
     if not paths: raise ValueError("Expected at least one image file. Received: paths=[]")
     cache = fn = None
     if cache_dir is not None:

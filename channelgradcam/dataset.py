@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from . import core
-from .images import read_image, list_images, to_float
+from .images import read_image, list_images, to_float, size_hw
 core.quiet_tensorflow()
 
 # %% auto #0
@@ -796,9 +796,7 @@ def explain_dataset(
     classes = name_list(classes, K, "classes", rec.get("classes"), [str(k) for k in range(K)])
     names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
     target = class_index(targets, classes)
-    if size is not None:
-        size = (int(size), int(size)) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    elif h and w: size = (int(h), int(w))
+    size = size_hw(size) or ((int(h), int(w)) if h and w else None)
     convert, values = value_policy(input_range(net), scale)
     found = find_inputs(inputs, classes, exclude=out)
     part = shard_rows(len(found), shard)

@@ -1,5 +1,6 @@
 """Every notebook under `nbs/` is one test item, executed as `nbdev-test` would, plus the checks that keep the
-exported package, the cleaned notebooks and the docs preprocessing in step with the notebooks."""
+exported package, the cleaned notebooks and the README in step with the notebooks, and their saved outputs clean.
+(The docs checks are in test_docs.py, the browser tests in test_browser.py.)"""
 import filecmp
 import os
 import shutil
@@ -77,3 +78,18 @@ def test_readme_in_step_with_index(tmp_path):
     assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text(), (
         "README.md is out of step with nbs/index.ipynb: run "
         "`jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README`")
+
+
+# What TensorFlow's C++ core prints at start-up (CPU features, CUDA probing) and absl's pre-init notice: none of it
+# may reach a saved output, which the docs site shows (the package imports TensorFlow through core.quiet_tensorflow).
+TF_NOISE = ("oneDNN custom operations", "cuInit", "cudart_stub", "cpu_feature_guard", "absl::InitializeLog",
+            "Could not find cuda drivers", "computation placer", "TF-TRT")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[_nb_id(p) for p in NOTEBOOKS])
+def test_saved_outputs_free_of_tensorflow_noise(nb):
+    import nbformat
+    texts = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+             for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    noisy = [t.strip().splitlines()[0][:120] for t in texts if any(n in t for n in TF_NOISE)]
+    assert not noisy, f"{_nb_id(nb)} saved TensorFlow start-up logging in its outputs: {noisy[:3]}"
