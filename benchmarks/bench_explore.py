@@ -1,4 +1,5 @@
-"""Explorer responsiveness: time from moving the image slider to a finished figure (PNG drawn).
+"""Explorer responsiveness: time from moving the image slider to a finished figure (PNG drawn at the explorer's
+pixel ratio, 2: crisp on high-DPI screens).
 
 `run(quick=False) -> str` returns a markdown section; `python benchmarks/bench_explore.py [--quick]` prints it.
 Cached: the image's maps are in the explorer's cache (only the figure is updated and drawn).
@@ -48,7 +49,7 @@ def bench_model(name, model, size=224, batch_size=8, reps=5):
         t = time.perf_counter(); ex.set(alpha=a); alpha.append(time.perf_counter() - t)
     return dict(model=name, params=model.count_params(), first=first, uncached=statistics.median(uncached),
                 cached=statistics.median(cached), alpha=statistics.median(alpha), n_unc=len(uncached), n_c=len(cached),
-                per_image=statistics.median(uncached) / batch_size)
+                per_image=statistics.median(uncached) / batch_size, pixel_ratio=ex.pixel_ratio)
 
 
 def run(quick=False) -> str:
@@ -61,7 +62,7 @@ def run(quick=False) -> str:
         else: reps_m = reps
         rows.append(bench_model(name, model, reps=reps_m))
     lines = ["## Explorer responsiveness (`benchmarks/bench_explore.py`)", "",
-             f"Image slider → finished figure (PNG drawn), 224×224×3, explorer batch 8, medians. "
+             f"Image slider → finished figure (PNG drawn at pixel ratio {rows[0]['pixel_ratio']:g}), 224×224×3, explorer batch 8, medians. "
              f"CPU: {os.cpu_count()} cores, {platform.machine()}, TF {tf.__version__}{' (quick)' if quick else ''}.", "",
              "| model | params | cached (s) | uncached: 8-image block (s) | per image (s) | opacity change (s) | first view incl. trace (s) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

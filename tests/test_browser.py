@@ -1,9 +1,14 @@
-"""The explorer in a real browser: Voilà (the web page) and JupyterLab (the notebook path users take), each serving a
-generated notebook with a tiny model and random images, driven by headless Chromium through Playwright.
+"""The explorer in a real browser: Voilà (the web page `channelgradcam explore` serves, started by
+`explore.start_server`) and JupyterLab (the notebook path users take), driven by headless Chromium through Playwright.
 
-Each interaction (image slider by keyboard, class, method) must change the rendered figure (screenshots of the image
-element compared pixel by pixel) and show the expected label in the page; no TensorFlow log noise may reach the page.
-Screenshots and server logs go to `tests/artifacts/<voila|lab>/`. Run with `--flags slow` (CI does):
+In each: the per-image view (image slider by keyboard, class, method) must change the rendered figure (screenshots of
+the image element compared pixel by pixel) and show the expected choice in the page; the data-set view (class picker,
+sorting channel, order) must redraw its summary and sort its gallery, and a click on a thumbnail's button must open
+that image in the per-image view. The figure must be shown at its natural size with twice its pixels (crisp on
+high-DPI screens), no two controls may overlap or leave the page (at 1280×800, and in Voilà at 390×844, a phone), and
+no TensorFlow log noise may reach the page. Screenshots, bounding boxes, server logs and timings go to
+`tests/artifacts/<voila|lab>/`; `tests/artifacts/voila/explorer.png` is the README's picture. Run with `--flags slow`
+(CI does):
 
     python -m pytest tests/test_browser.py --flags slow
 """
@@ -21,13 +26,15 @@ from PIL import Image
 
 from chromium import Server, artifacts, chromium, free_port, quiet_env, require_flag, require_module
 
-CLASSES = ["cat", "dog", "fox"]  # the model always predicts "cat": picking "dog" must change the figure
+CLASSES = ["cat", "dog", "fox"]  # the JupyterLab page's model always predicts "cat": picking "dog" must change the figure
 METHODS = ("ChannelGradCAM", "LayerCAM")
 N_IMAGES = 4
+PIXEL_RATIO = 2  # the explorer draws its figure with this many pixels per CSS pixel
 # What TensorFlow / absl / CUDA print on start-up; none of it may reach the page
 NOISE = re.compile(r"oneDNN|cuInit|CUDA|cuDNN|cuBLAS|cuFFT|absl|TF-TRT|tensorflow|computation_placer|"
                    r"Unable to register|This TensorFlow binary|WARNING: All log messages|[IWE]\d{4} \d\d:\d\d|Traceback")
 APPEAR_S, CHANGE_S = 300, 120  # generous: two cores shared with other jobs; a change usually shows within a second
+LAPTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 
 SOURCE = f'''\
 import numpy as np
@@ -47,7 +54,7 @@ explore(model, images, labels=[0, 1, 2, 0], class_names={CLASSES!r}, channel_nam
 
 
 def _notebook(tmp_path):
-    "The generated notebook, alone in a folder of its own (the folder the server serves)."
+    "The generated notebook for JupyterLab, alone in a folder of its own (the folder the server serves)."
     folder = tmp_path / "served"
     folder.mkdir()
     nb = nbformat.v4.new_notebook()
@@ -61,7 +68,7 @@ def _notebook(tmp_path):
 # ---------------------------------------------------------------- driving the explorer (whatever page it is in)
 
 def _figure(scope):
-    "The largest image shown in `scope`: the explorer's figure (no other big image is on the page)."
+    "The largest image shown in `scope`: the figure of the tab on show (thumbnails are smaller)."
     imgs = scope.locator("img")
     best, area = None, 0
     for i in range(imgs.count()):
@@ -103,16 +110,30 @@ def _changed_shot(scope, before, timeout=CHANGE_S):
     return None
 
 
+def _text(t):
+    "Text as a user reads it (ipywidgets writes the spaces of option labels as non-breaking spaces)."
+    return t.replace("\xa0", " ").strip()
+
+
 def _select(scope, must_have):
-    "The `select` whose options include `must_have` (the class picker has 'predicted', the method picker 'LayerCAM')."
+    "The visible `select` whose options include `must_have` (e.g. 'predicted': the class picker of the image tab)."
     sels = scope.locator("select")
     for i in range(sels.count()):
-        if any(must_have in t for t in sels.nth(i).locator("option").all_inner_texts()): return sels.nth(i)
-    pytest.fail(f"no select with an option {must_have!r} on the page", pytrace=False)
+        s = sels.nth(i)
+        if s.is_visible() and any(must_have in _text(t) for t in s.locator("option").all_inner_texts()): return s
+    pytest.fail(f"no visible select with an option {must_have!r} on the page", pytrace=False)
+
+
+def _choose(sel, pick):
+    "Select the option for which `pick(text)` holds (text as read); its text."
+    raw = next((t for t in sel.locator("option").all_inner_texts() if pick(_text(t))), None)
+    if raw is None: pytest.fail(f"no option to choose among {sel.locator('option').all_inner_texts()}", pytrace=False)
+    sel.select_option(label=raw)
+    return _text(raw)
 
 
 def _selected_text(sel):
-    return sel.evaluate("s => s.options[s.selectedIndex].text")
+    return _text(sel.evaluate("s => s.options[s.selectedIndex].text"))
 
 
 def _check_no_noise(page, scope, where):
@@ -123,8 +144,54 @@ def _check_no_noise(page, scope, where):
                                      f"matches {sorted(set(found))[:10]}")
 
 
-def _interact(page, scope, out, where):
-    "Slider, class and method: each must change the figure and show its label. Screenshots go to `out`."
+def _tab(scope, title):
+    "Click the explorer's tab `title` ('Image' or 'Data set')."
+    scope.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text=title).first.click()
+
+
+# Every leaf widget on show (a widget with no widget inside it, or the tab bar) with its box; the figure's pixels
+_LAYOUT = """(root) => {
+  const leaves = [...root.querySelectorAll('.jupyter-widgets, .lm-TabBar')].filter(e =>
+      !e.querySelector('.jupyter-widgets, .lm-TabBar') && e.getClientRects().length > 0);
+  const boxes = leaves.map(e => { const r = e.getBoundingClientRect();
+      return {what: e.className.replace(/\\s+/g, ' ').slice(0, 60), text: (e.innerText || '').trim().slice(0, 30),
+              x: r.left, y: r.top, w: r.width, h: r.height}; }).filter(b => b.w > 0 && b.h > 0);
+  const imgs = [...root.querySelectorAll('img')].filter(i => i.getClientRects().length > 0).map(i => {
+      const r = i.getBoundingClientRect(); return {w: r.width, h: r.height, nw: i.naturalWidth, nh: i.naturalHeight}; });
+  return {boxes, imgs, vw: document.documentElement.clientWidth, dpr: window.devicePixelRatio};
+}"""
+
+
+def _check_layout(page, scope, out, name, where):
+    "No two controls overlap and none leaves the page; the figure shows at its natural size with 2x pixels. Artefacts: png + json."
+    page.wait_for_timeout(300)  # let the layout settle after a resize or a tab switch
+    facts = scope.evaluate(_LAYOUT)
+    (out / f"layout_{name}.json").write_text(json.dumps(facts, indent=1))
+    page.screenshot(path=out / f"layout_{name}.png", full_page=True)
+    boxes, vw, problems = facts["boxes"], facts["vw"], []
+    for i, a in enumerate(boxes):
+        if a["x"] < -1 or a["x"] + a["w"] > vw + 1:
+            problems.append(f"{a['what']!r} {a['text']!r} leaves the page ({a['x']:.0f}..{a['x'] + a['w']:.0f} of {vw})")
+        for b in boxes[i + 1:]:
+            ox = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+            oy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            if ox > 1 and oy > 1:
+                problems.append(f"{a['what']!r} {a['text']!r} overlaps {b['what']!r} {b['text']!r} ({ox:.0f}x{oy:.0f} px)")
+    assert boxes, f"{where} {name}: no control on show"
+    assert not problems, f"{where} {name}: layout problems (see {out}/layout_{name}.png):\n" + "\n".join(problems)
+    fig = max(facts["imgs"], key=lambda i: i["w"] * i["h"])
+    natural = fig["nw"] / PIXEL_RATIO
+    assert fig["w"] <= vw + 1, f"{where} {name}: the figure is {fig['w']:.0f} px wide on a {vw} px page"
+    if natural <= vw - 40:  # room for it: shown at exactly its natural size (not stretched, not shrunk)
+        assert abs(fig["w"] - natural) <= 1, (f"{where} {name}: the figure is shown {fig['w']:.0f} px wide; its natural "
+                                              f"size is {natural:.0f} px ({fig['nw']} pixels at ratio {PIXEL_RATIO})")
+    assert fig["nw"] >= PIXEL_RATIO * fig["w"] - 1, (f"{where} {name}: {fig['nw']} pixels shown {fig['w']:.0f} px wide: "
+                                                     f"blurry on a screen of pixel ratio {PIXEL_RATIO}")
+    return facts
+
+
+def _interact(page, scope, out, where, pick_class):
+    "Slider, class and method: each must change the figure and show its choice. Screenshots go to `out`."
     page.wait_for_selector(".widget-slider .noUi-handle", timeout=APPEAR_S * 1000)
     shot = _shot(scope, APPEAR_S)
     assert shot is not None, f"{where}: the explorer's figure never appeared"
@@ -143,22 +210,82 @@ def _interact(page, scope, out, where):
     shot = new
 
     cls = _select(scope, "predicted")
-    target = next(t for t in cls.locator("option").all_inner_texts() if CLASSES[1] in t)
-    cls.select_option(label=target)
+    target = _choose(cls, lambda t: t.endswith(pick_class))
     new = _changed_shot(scope, shot)
     assert new is not None, f"{where}: the figure did not change after picking class {target!r}"
     (out / "2_class.png").write_bytes(new)
-    assert CLASSES[1] in _selected_text(cls), f"{where}: the class picker shows {_selected_text(cls)!r}"
+    assert pick_class in _selected_text(cls), f"{where}: the class picker shows {_selected_text(cls)!r}"
     shot = new
 
     meth = _select(scope, METHODS[1])
-    meth.select_option(label=METHODS[1])
+    _choose(meth, lambda t: t == METHODS[1])
     new = _changed_shot(scope, shot)
     assert new is not None, f"{where}: the figure did not change after switching the method to {METHODS[1]}"
     (out / "3_method.png").write_bytes(new)
     assert _selected_text(meth) == METHODS[1], f"{where}: the method picker shows {_selected_text(meth)!r}"
-    assert CLASSES[1] in _selected_text(cls), f"{where}: the class choice was lost when the method changed"
+    assert pick_class in _selected_text(cls), f"{where}: the class choice was lost when the method changed"
+    _choose(meth, lambda t: t == METHODS[0])
+    new = _changed_shot(scope, new)
+    assert new is not None, f"{where}: the figure did not change back to {METHODS[0]}"
     page.screenshot(path=out / "page_end.png", full_page=True)
+    _check_no_noise(page, scope, where)
+
+
+def _gallery(scope):
+    "(percent, image index, title) of each visible thumbnail button, in page order (read at once: it is redrawn often)."
+    out = []
+    found = scope.evaluate("""root => [...root.querySelectorAll('.widget-button')]
+        .filter(b => b.getClientRects().length > 0).map(b => [b.innerText, b.title || ''])""")
+    for text, title in found:
+        pct, m = text.split("%")[0].strip(), re.match(r"open image (\d+)", title)
+        if m and pct.isdigit(): out.append((int(pct), int(m.group(1)), title))
+    return out
+
+
+def _wait_gallery(scope, where, check, what, timeout=CHANGE_S):
+    "Wait until the gallery is on show and `check(gallery)` holds; the gallery."
+    end, g = time.monotonic() + timeout, []
+    while time.monotonic() < end:
+        g = _gallery(scope)
+        if g and check(g): return g
+        time.sleep(0.5)
+    pytest.fail(f"{where}: the gallery never showed {what}; it shows {g}", pytrace=False)
+
+
+def _dataset_view(page, scope, out, where, pick_group, sort_channel):
+    "The data-set tab: class, sorting channel and order redraw the summary and sort the gallery; a click opens an image."
+    image_shot = before = _shot(scope, CHANGE_S)
+    shown = scope.locator(".widget-slider").first.locator(".widget-readout").inner_text().strip()
+    _tab(scope, "Data set")
+    g = _wait_gallery(scope, where, lambda g: True, "any image", timeout=APPEAR_S)
+    summary = _changed_shot(scope, before)
+    assert summary is not None, f"{where}: the data-set tab shows no summary figure"
+    (out / "4_dataset.png").write_bytes(summary)
+    assert [p for p, _, _ in g] == sorted((p for p, _, _ in g), reverse=True), f"{where}: gallery not highest first: {g}"
+
+    _choose(_select(scope, "(all)"), lambda t: t.startswith(pick_group + " "))
+    g = _wait_gallery(scope, where, lambda g: all(pick_group in t for _, _, t in g), f"only images of {pick_group!r}")
+    new = _changed_shot(scope, summary)
+    assert new is not None, f"{where}: the summary did not change for class {pick_group!r}"
+    (out / "5_class.png").write_bytes(new)
+
+    _choose(_select(scope, sort_channel), lambda t: t == sort_channel)
+    after = _changed_shot(scope, new)  # the sorting channel's bar turns red
+    assert after is not None, f"{where}: the summary did not mark the channel {sort_channel!r}"
+    (out / "6_channel.png").write_bytes(after)
+    _choose(_select(scope, "lowest first"), lambda t: t == "lowest first")
+    g = _wait_gallery(scope, where, lambda g: [p for p, _, _ in g] == sorted(p for p, _, _ in g) and
+                      all(pick_group in t for _, _, t in g), "its images lowest first")
+    page.screenshot(path=out / "page_dataset.png", full_page=True)
+
+    _, index, title = g[-1]
+    scope.locator(f'.widget-button[title="{title}"]').first.click()
+    page.wait_for_selector(".widget-slider .noUi-handle", state="visible", timeout=CHANGE_S * 1000)
+    new = _changed_shot(scope, image_shot) if str(index) != shown else _shot(scope, CHANGE_S)
+    assert new is not None, f"{where}: clicking {title!r} did not show image {index} in the image tab"
+    (out / "7_opened.png").write_bytes(new)
+    readout = scope.locator(".widget-slider").first.locator(".widget-readout").inner_text().strip()
+    assert readout == str(index), f"{where}: clicking {title!r} shows image {readout}, expected {index}"
     _check_no_noise(page, scope, where)
 
 
@@ -170,38 +297,90 @@ def browser(request):
     with chromium() as b: yield b
 
 
-def _page(browser, out):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+def _page(browser, viewport=LAPTOP):
+    ctx = browser.new_context(viewport=viewport)
     page = ctx.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     return ctx, page, errors
 
 
-def test_explorer_in_voila(browser, tmp_path):
+def _trained_model(folder):
+    """A model of this package that learned the synthetic mix (only channel 'key' decides disk or cross), saved with
+    its test images as PNG files in class sub-folders: (model file, image folder, predicted class of image 1)."""
+    import keras
+    from channelgradcam.data import mix_plan, mixed_arrays, synthetic_shapes
+    from channelgradcam.images import list_images, read_image, to_float
+    from channelgradcam.train import build_model
+    keras.utils.set_random_seed(0)
+    classes = ("disk", "cross")
+    tr, te = synthetic_shapes(160, size=32, classes=classes, seed=0), synthetic_shapes(12, size=32, classes=classes, seed=1)
+    xtr, ytr = mixed_arrays(tr, mix_plan(tr.labels, n_channels=3, key_channel=0, seed=0))
+    xte, yte = mixed_arrays(te, mix_plan(te.labels, n_channels=3, key_channel=0, scheme="random", seed=1))
+    model = build_model(2, (32, 32, 3), backbone="small_cnn", weights=None)
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    model.fit(xtr, ytr, epochs=8, batch_size=32, verbose=0)
+    model.save(folder / "model.keras")
+    for i, (x, y) in enumerate(zip(xte, yte)):
+        (folder / "images" / classes[y]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)).save(folder / "images" / classes[y] / f"{classes[y]}_{i:02d}.png")
+    second = list_images(folder / "images").paths[1]  # image 1 of the explorer (files in sorted order)
+    pred = int(np.argmax(model.predict(to_float(read_image(second))[None], verbose=0)[0]))
+    return folder / "model.keras", folder / "images", classes, classes[1 - pred]
+
+
+def test_explorer_in_voila(browser, tmp_path, monkeypatch):
+    "The web page of `channelgradcam explore`: `explore.start_server` (Voilà on 127.0.0.1) with a model file and a folder."
     require_module("voila")
     out = artifacts("voila")
-    nb = _notebook(tmp_path)
-    port = free_port()
-    cmd = [sys.executable, "-m", "voila", str(nb.name), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           "--Voila.port_retries=0", "--show_tracebacks=True", "--token="]
-    url = f"http://127.0.0.1:{port}/"
     t0 = time.monotonic()
-    # readiness probe on a path that is not the notebook: a GET of the notebook itself would start a kernel
-    server = Server(cmd, url + "readiness-probe", out / "voila.log", cwd=nb.parent, env=quiet_env(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")))
+    model_file, images, classes, other = _trained_model(tmp_path)
+    t_model = time.monotonic() - t0
+    from channelgradcam.explore import start_server
+    for k, v in quiet_env(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")).items(): monkeypatch.setenv(k, v)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # the page must be quiet without the user's help
+    t1 = time.monotonic()
+    server = start_server(model_file, [images], port=free_port(), class_names=list(classes),
+                          channel_names=["key", "other 1", "other 2"])
     try:
-        ctx, page, errors = _page(browser, out)
+        ctx, page, errors = _page(browser)
         try:
-            page.goto(url, timeout=APPEAR_S * 1000)
-            _interact(page, page.locator("body"), out, "Voilà")
+            page.goto(server.url, timeout=APPEAR_S * 1000)
+            body = page.locator("body")
+            _interact(page, body, out, "Voilà", other)
+            _check_layout(page, body, out, "laptop_image", "Voilà")
+            _dataset_view(page, body, out, "Voilà", "cross", "other 1")
+            _tab(body, "Data set")
+            _check_layout(page, body, out, "laptop_dataset", "Voilà")
+            page.set_viewport_size(PHONE)
+            _check_layout(page, body, out, "phone_dataset", "Voilà")
+            _tab(body, "Image")
+            _check_layout(page, body, out, "phone_image", "Voilà")
+            page.set_viewport_size(LAPTOP)
+            _choose(_select(body, "predicted"), lambda t: t == "predicted")
+            slider = body.locator(".widget-slider").first
+            slider.locator(".noUi-handle").focus()
+            for _ in range(60):  # back to image 0 for the README's picture
+                if slider.locator(".widget-readout").inner_text().strip() == "0": break
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_timeout(100)
+            assert _shot(body, CHANGE_S) is not None, "Voilà: the figure did not settle on image 0"
+            page.evaluate("document.activeElement && document.activeElement.blur()")
+            app = body.locator(".widget-tab").first
+            app.screenshot(path=out / "explorer.png", animations="disabled")  # the README's picture
             assert not errors, f"Voilà: JavaScript errors on the page: {errors[:3]}"
         except BaseException:
             page.screenshot(path=out / "page_failed.png", full_page=True)
-            print(server.tail())
+            print(server.log_tail())
             raise
         finally: ctx.close()
-    finally: server.stop()
-    print(f"Voilà browser test: {time.monotonic() - t0:.1f} s")
+    finally:
+        (out / "voila.log").write_text(server.log_tail(200_000))
+        server.stop()
+    seconds = time.monotonic() - t0
+    (out / "timing.txt").write_text(f"model and images {t_model:.1f} s; page and browser {time.monotonic() - t1:.1f} s; "
+                                    f"total {seconds:.1f} s\n")
+    print(f"Voilà browser test: {seconds:.1f} s (of which training the model {t_model:.1f} s)")
 
 
 def _run_first_cell(page, tries=3):
@@ -239,7 +418,7 @@ def test_explorer_in_jupyterlab(browser, tmp_path):
     t0 = time.monotonic()
     server = Server(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", out / "lab.log", cwd=nb.parent, env=env)
     try:
-        ctx, page, errors = _page(browser, out)
+        ctx, page, errors = _page(browser)
         try:
             page.goto(f"http://127.0.0.1:{port}/lab/tree/{nb.name}?token={token}&reset", timeout=APPEAR_S * 1000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=APPEAR_S * 1000)
@@ -247,11 +426,18 @@ def test_explorer_in_jupyterlab(browser, tmp_path):
             if page.locator(".jp-Dialog").count():               # a kernel dialog despite the setting: accept it
                 page.locator(".jp-Dialog .jp-mod-accept").click()
             _run_first_cell(page)
-            _interact(page, page.locator(".jp-Notebook .jp-OutputArea").first, out, "JupyterLab")
+            scope = page.locator(".jp-Notebook .jp-OutputArea").first
+            _interact(page, scope, out, "JupyterLab", CLASSES[1])
+            _check_layout(page, scope, out, "laptop_image", "JupyterLab")
+            _dataset_view(page, scope, out, "JupyterLab", CLASSES[1], "green")
+            _tab(scope, "Data set")
+            _check_layout(page, scope, out, "laptop_dataset", "JupyterLab")
         except BaseException:
             page.screenshot(path=out / "page_failed.png", full_page=True)
             print(server.tail())
             raise
         finally: ctx.close()
     finally: server.stop()
-    print(f"JupyterLab browser test: {time.monotonic() - t0:.1f} s")
+    seconds = time.monotonic() - t0
+    (out / "timing.txt").write_text(f"total {seconds:.1f} s\n")
+    print(f"JupyterLab browser test: {seconds:.1f} s")
