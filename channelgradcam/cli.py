@@ -10,7 +10,7 @@ import argparse, json, os, pathlib, sys, time
 import numpy as np
 
 # %% auto #0
-__all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_demo', 'main']
+__all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_explore', 'cmd_demo', 'main']
 
 # %% ../nbs/11_cli.ipynb #b7554884
 class CLIError(Exception):
@@ -338,6 +338,13 @@ def cmd_summarize(args) -> int:
     print(f"{len(res.table)} images from {len(args.dirs)} part(s) → {out / 'report.md'}, {out / 'report.html'}", flush=True)
     return 0
 
+# %% ../nbs/11_cli.ipynb #d6e4b65a
+def cmd_explore(args) -> int:
+    "Serve the explorer for a model and images as a local web page until Ctrl-C."
+    from channelgradcam.explore import serve
+    return serve(args.model, args.inputs, port=args.port, open_browser=args.open, class_names=args.classes,
+                 channel_names=args.channel_names, scale=args.scale, channel_axis=args.channel_axis)
+
 # %% ../nbs/11_cli.ipynb #8bb0c2d1
 def cmd_demo(args) -> int:
     "Run `channelgradcam.demo.run_demo` and print where its report is."
@@ -397,6 +404,25 @@ def _summarize_parser(sub, fmt):
     s.add_argument("--out", required=True, metavar="DIR", help="folder for the merged tables and report")
     s.set_defaults(func=cmd_summarize)
 
+def _explore_parser(sub, fmt):
+    x = sub.add_parser("explore", formatter_class=fmt, help="the explorer as a local web page (needs the app extra)",
+                       description="Open the explorer as a local web page (Voilà on 127.0.0.1). Per image: every input "
+                                   "channel with its map, the channel importance, and the true, explained and predicted "
+                                   "class. Per class: which channels carry the evidence and the images that show it most "
+                                   "(click one to open it). Prints the address; Ctrl-C stops it. Needs the optional extra: "
+                                   'pip install "channelgradcam[app]".')
+    x.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (class sub-folders give true labels), "
+                   "@list.txt files, or a results folder written by `explain` on a data set")
+    x.add_argument("--model", required=True, help="a .keras or .h5 model file, or a run folder holding model.keras")
+    x.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    x.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    x.add_argument("--classes", default=None, metavar="NAMES", help="comma-separated class names (default: the run's)")
+    x.add_argument("--channel-names", default=None, metavar="NAMES", help="comma-separated channel names (default: the run's)")
+    x.add_argument("--scale", type=float, default=None, help="divide pixels by SCALE for a model that records no input range")
+    x.add_argument("--channel-axis", type=int, default=None, choices=[0, -1], help="0 (channels first) or -1 (last) for "
+                   "arrays and TIFFs whose channel axis cannot be told from their shape")
+    x.set_defaults(func=cmd_explore)
+
 def _demo_parser(sub, fmt):
     d = sub.add_parser("demo", formatter_class=fmt, help="the channel-1 experiment, end to end, on embedded data",
                        description="Train models on images where only channel 1 decides the label, explain them with "
@@ -406,12 +432,17 @@ def _demo_parser(sub, fmt):
     d.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the shuffling")
     d.set_defaults(func=cmd_demo)
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    "`--help` with each option's default, where the default says something (not None or False)."
+    def _get_help_string(self, action):
+        return action.help if action.default in (None, False) else super()._get_help_string(action)
+
 def _parser():
     p = argparse.ArgumentParser(prog="channelgradcam", description="Per-input-channel class activation maps (ChannelGradCAM) "
                                 "for Keras CNNs: which channel made the model decide, and where.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    for add in (_train_parser, _explain_parser, _summarize_parser, _demo_parser): add(sub, fmt)
+    fmt = _Help
+    for add in (_train_parser, _explain_parser, _summarize_parser, _explore_parser, _demo_parser): add(sub, fmt)
     return p
 
 def _interrupted(args) -> str:
