@@ -1,8 +1,4 @@
-"""Per-input-channel class activation maps for Keras CNNs: which channel drove the decision, and where
-
-Modules:
-
-- `channelgradcam.data`: Image folders and synthetic shapes → each file decoded once (through the one image reader) into a cache → mix plans (which image goes into which channel) → `tf.data` batches, for the channel-1 experiment and for multi-band images as they are."""
+"""Per-input-channel class activation maps for Keras CNNs: which channel drove the decision, and where"""
 
 __version__ = "0.1.0"
 

@@ -19,8 +19,8 @@ core.quiet_tensorflow()
 
 # %% auto #0
 __all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'value_policy',
-           'explanation_columns', 'summary_table', 'ablation_columns', 'ablation_table', 'confusion_table',
-           'DatasetExplanation', 'class_index', 'explain_dataset', 'summarize']
+           'explanation_columns', 'image_classes', 'summary_table', 'ablation_columns', 'ablation_table',
+           'confusion_table', 'DatasetExplanation', 'class_index', 'explain_dataset', 'summarize']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
@@ -172,7 +172,9 @@ def _read_csv(src, columns, text=("path", "label", "predicted", "target", "class
     return df
 
 # %% ../nbs/08_dataset.ipynb #20b8ecd2
-def _group(table) -> np.ndarray:
+def image_classes(
+    table,  # an explanations table (`DatasetExplanation.table`)
+) -> np.ndarray:
     "Each row's class for the summary: the true label where known, else the prediction."
     lab = table["label"].to_numpy(str)
     return np.where(lab != "", lab, table["predicted"].to_numpy(str))
@@ -203,7 +205,7 @@ def summary_table(
     "One row per class and channel: n, mean importance, bootstrap CI, and the share of images where it is the top channel."
     imp = table[[f"importance_{c}" for c in channel_names]].to_numpy(np.float32)
     keep = ~table["degenerate"].to_numpy(bool)
-    group = _group(table)
+    group = image_classes(table)
     rows = []
     for pos, cls in enumerate([*classes, _ALL]):
         members = (group == cls) if cls != _ALL else np.ones(len(group), bool)
@@ -535,7 +537,7 @@ def plot(self: DatasetExplanation,
     "The summary figure: per class, each channel's importance distribution beside its ablation's accuracy drop."
     names, C = self.channel_names, len(self.channel_names)
     imp = self.table[[f"importance_{c}" for c in names]].to_numpy(np.float32)
-    keep, group = ~self.table["degenerate"].to_numpy(bool), _group(self.table)
+    keep, group = ~self.table["degenerate"].to_numpy(bool), image_classes(self.table)
     present = _shown(group, self.classes, max_classes)
     rows = [_ALL] + present if len(present) > 1 else present or [_ALL]
     ab = self.ablation
@@ -722,15 +724,17 @@ def _stem(p) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(p).stem)[:60]
 
 def _render(x, b: _Batch, j, path, label, classes, names) -> bytes:
-    title = Path(path).name + (f" · true class {label}" if label else "")
-    return figure_png(show_channel_cams(x, b, index=[j], class_names=classes, channel_names=names, title=title))
+    "PNG of image j's figure: its channels and maps, with its true class (`label`, '' if unknown)."
+    labels = [""] * len(x); labels[j] = label
+    return figure_png(show_channel_cams(x, b, index=[j], labels=labels, class_names=classes, channel_names=names,
+                                        title=Path(path).name))
 
 _EXAMPLE_CLASSES = 20  # the report shows examples of at most this many classes (those with the most images)
 
 def _pick_examples(table, classes, k, index=None) -> list:
     "(class, row) of the k most confident images per shown class (class = label, else prediction); ties by row order."
     if k < 1 or not len(table): return []
-    group, prob = _group(table), table["probability"].to_numpy(float)
+    group, prob = image_classes(table), table["probability"].to_numpy(float)
     index = np.arange(len(table)) if index is None else np.asarray(index)
     out = []
     for cls in _shown(group, classes, _EXAMPLE_CLASSES):
@@ -953,7 +957,7 @@ def summarize(
         abl = pd.concat([p for p, _, _ in per_image], ignore_index=True).iloc[np.argsort(gidx, kind="stable")].reset_index(drop=True)
     k = s0.get("examples", 3)
     picked = []
-    for cls in _shown(_group(table), classes, _EXAMPLE_CLASSES):
+    for cls in _shown(image_classes(table), classes, _EXAMPLE_CLASSES):
         cand = sorted((e for e in examples if e["class"] == cls), key=lambda e: (-e["probability"], e["index"]))[:k]
         picked += [{**e, "file": f"figures/examples/{classes.index(cls):03d}-{len(picked) + j:03d}-{_stem(e['path'])}.png"}
                    for j, e in enumerate(cand)]

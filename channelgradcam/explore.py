@@ -32,7 +32,7 @@ from .images import list_images, read_image
 from .surgery import flatten_model, input_range, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch
 from .train import load_model
-from .dataset import explanation_columns, find_inputs, run_info, summarize, summary_table, value_policy
+from .dataset import explanation_columns, find_inputs, image_classes, run_info, summarize, summary_table, value_policy
 from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
 
 # %% auto #0
@@ -443,11 +443,6 @@ def _sync(self:Explorer, key):
 # %% ../nbs/09_explore.ipynb #2ab4022a
 def _images(n) -> str: return f"{n} image{'' if n == 1 else 's'}"
 
-def _image_classes(table) -> np.ndarray:
-    "Each image's class in the data-set view: the true label where known, else the prediction (as `summary_table` groups)."
-    lab = table["label"].to_numpy(str)
-    return np.where(lab != "", lab, table["predicted"].to_numpy(str))
-
 @patch(as_prop=True)
 def table(self:Explorer) -> pd.DataFrame:
     "Per-image explanations of all images (the columns of `explanations.csv`): the results folder's, else computed once."
@@ -481,7 +476,7 @@ def ranked(self:Explorer,
     "Indices of the images of class `group`, sorted by `channel`'s importance (images with all-zero maps last)."
     t, channel = self.table, self.channel_names[0] if channel is None else channel
     if channel not in self.channel_names: raise ValueError(f"Expected a channel of {self.channel_names}. Received: channel={channel!r}")
-    groups = _image_classes(t)
+    groups = image_classes(t)
     if group != _ALL and group not in set(groups):
         raise ValueError(f"Expected '{_ALL}' or a class with images {sorted(set(groups))}. Received: group={group!r}")
     sel = np.arange(len(t)) if group == _ALL else np.flatnonzero(groups == group)
@@ -493,7 +488,7 @@ def ranked(self:Explorer,
 def _summary_figure(self:Explorer, group, channel):
     "Importance per channel over the images of `group` (their maps not all zero); `channel` in red."
     t = self.table
-    keep = ~t["degenerate"].to_numpy(bool) & ((_image_classes(t) == group) if group != _ALL else True)
+    keep = ~t["degenerate"].to_numpy(bool) & ((image_classes(t) == group) if group != _ALL else True)
     imp = t[[f"importance_{c}" for c in self.channel_names]].to_numpy(float)[keep]
     if not len(imp):
         fig = new_figure(3, 1, self.dpi)
@@ -571,7 +566,7 @@ def _open_dataset(self:Explorer):
     if self._dataset_ready: return
     self.dataset_status.value = "<b>explaining the data set…</b>"
     self.status, status = self.dataset_status, self.status   # progress of `table` goes to this tab's status line
-    try: groups = _image_classes(self.table)
+    try: groups = image_classes(self.table)
     finally: self.status = status
     self.dataset_status.value = ""
     count = {c: int((groups == c).sum()) for c in self.classes}
@@ -599,7 +594,7 @@ def _draw_dataset(self:Explorer):
     self.gallery_caption.value = (f"Images of <b>{ds['group']}</b> by <b>{ds['channel']}</b> importance, {ds['order']} first "
                                   f"({len(self.gallery)} shown); click one to open it.")
     old = list(self.gallery_box.children)
-    imp, groups = self.table[f"importance_{ds['channel']}"].to_numpy(float), _image_classes(self.table)
+    imp, groups = self.table[f"importance_{ds['channel']}"].to_numpy(float), image_classes(self.table)
     cells = []
     for i in self.gallery:
         name = Path(self.paths[i]).name if self.paths is not None else f"image {i}"
