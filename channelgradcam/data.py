@@ -1,4 +1,4 @@
-"""Image folders and synthetic shapes → each file decoded once (through the one image reader) into a cache → mix > plans (which image goes into which channel) → `tf.data` batches, for the channel-1 experiment and for multi-band images as they are.
+"""Image folders and synthetic shapes → each file decoded once (through the one image reader) into a cache → mix plans (which image goes into which channel) → `tf.data` batches, for the channel-1 experiment and for multi-band images as they are.
 
 Docs: https://channelgradcam.github.io/channelgradcam/data.html.md"""
 
