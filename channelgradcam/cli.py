@@ -36,7 +36,8 @@ def _run_dir(args):
                        f"({', '.join(existing[:3])}); use --resume to continue it, --force to start over, or choose another --out")
     return out  # --force: `train(overwrite=True)` removes the old run's files, only once the new model is built
 
-def _weights(value):
+def _weights_option(value):
+    "--weights as build_model takes it: 'imagenet', None, or the path of an existing file."
     v = value.strip()
     if v.lower() == "none": return None
     if v.lower() == "imagenet": return "imagenet"
@@ -114,7 +115,7 @@ def _whole_sets(args, index, cache):
 def cmd_train(args) -> int:
     "index → split → cache → mixed (or whole) sets → build → train → evaluate; writes model.keras, history.csv, metrics.json."
     _check_train_args(args)
-    weights = _weights(args.weights)
+    weights = _weights_option(args.weights)
     out = _run_dir(args)
     t0 = time.time()
     say = lambda msg: print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
