@@ -350,7 +350,7 @@ def cmd_explore(args) -> int:
 def cmd_demo(args) -> int:
     "Run `channelgradcam.demo.run_demo` and print where its report is."
     from channelgradcam.demo import run_demo
-    report = run_demo(out=args.out, quick=args.quick, seed=args.seed)
+    report = run_demo(out=args.out, data=args.data, quick=args.quick, seed=args.seed, force=args.force)
     print(f"report: {pathlib.Path(args.out) / 'report.md'}", flush=True)
     failed = [k for k, v in (report.get("targets") or {}).items() if isinstance(v, dict) and v.get("met") is False]
     if failed and not args.quick: print(f"targets not met: {', '.join(failed)}", flush=True)
@@ -428,8 +428,12 @@ def _demo_parser(sub, fmt):
     d = sub.add_parser("demo", formatter_class=fmt, help="the channel-1 experiment, end to end, on embedded data",
                        description="Train models on images where only channel 1 decides the label, explain them with "
                                    "ChannelGradCAM, and check that channel 1 is found. Needs no download.")
-    d.add_argument("--out", default="demo_out", metavar="DIR", help="folder for report.json, report.md and figures")
-    d.add_argument("--quick", action="store_true", help="a smoke run of under a minute (targets are not expected to be met)")
+    d.add_argument("--data", choices=("shapes", "faces"), default="shapes",
+                   help="synthetic shapes with object masks, or real photographs (scikit-image's LFW faces)")
+    d.add_argument("--out", default="demo_out", metavar="DIR",
+                   help="folder for report.json, report.md and figures: new, empty, or a previous demo output")
+    d.add_argument("--force", action="store_true", help="replace a previous demo output in --out (never other files)")
+    d.add_argument("--quick", action="store_true", help="a smoke run of a minute or two (targets are relaxed)")
     d.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the shuffling")
     d.set_defaults(func=cmd_demo)
 

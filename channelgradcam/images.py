@@ -6,7 +6,7 @@ Docs: https://channelgradcam.github.io/channelgradcam/images.html.md"""
 
 # %% ../nbs/01_images.ipynb #c3af1ed0
 from __future__ import annotations
-import os, warnings
+import os, threading, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -36,17 +36,19 @@ _ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[:
            6: lambda a: a.swapaxes(0, 1)[:, ::-1], 7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
            8: lambda a: a.swapaxes(0, 1)[::-1]}  # EXIF orientation → the transform that displays the image upright
 
+_WARNINGS_LOCK = threading.Lock()  # `catch_warnings` swaps global state: threads that overlap it leak filters
+
 def _open_checked(path: Path) -> Image.Image:
     "PIL's `Image.open`, with the decompression-bomb error and warning naming the file."
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", Image.DecompressionBombWarning)
         try: im = Image.open(path)
         except Image.DecompressionBombError as e:
             raise ImageReadError(f"{str(path)!r} is too large to decode safely ({e}). If you trust the file, raise "
                                  "PIL.Image.MAX_IMAGE_PIXELS (None disables the check).") from None
     for w in caught:
-        if issubclass(w.category, Image.DecompressionBombWarning):
-            warnings.warn(f"{str(path)!r}: {w.message}", Image.DecompressionBombWarning, stacklevel=4)
+        named = f"{str(path)!r}: {w.message}" if issubclass(w.category, Image.DecompressionBombWarning) else w.message
+        warnings.warn(named, w.category, stacklevel=4)
     return im
 
 def _read_photo(path: Path, hw) -> tuple[np.ndarray, bool]:

@@ -78,6 +78,16 @@ def _pick(scores, targets) -> np.ndarray:
     return target_scores(scores, targets)[0].numpy()
 
 # %% ../nbs/07_metrics.ipynb #30e3e57f
+def _shifts(B, draws, seed) -> list[int]:
+    "`draws` distinct cyclic shifts of a batch of `B` (each a derangement: no image keeps its own channel), from `seed`."
+    if draws > B - 1:
+        raise ValueError(f'Expected draws ≤ {B - 1} for mode="shuffle" on {B} images (the distinct cyclic shifts of the batch). '
+                         f"Received: draws={draws}")
+    rng = np.random.default_rng(seed)
+    first = int(rng.integers(1, B))                                  # draws=1: the single shift of earlier versions
+    rest = rng.permutation(np.setdiff1d(np.arange(1, B), [first]))[:draws - 1]
+    return [first, *map(int, rest)]
+
 def channel_ablation(
     model,                        # Keras model taking (B,H,W,C) images
     x,                            # images (B,H,W,C) or one image (H,W,C), as the model expects them
@@ -85,29 +95,35 @@ def channel_ablation(
     mode:str="mean",              # "zero", "mean" (channel mean over the image) or "shuffle" (channel from another image)
     score:str="logit",            # "logit" (pre-softmax) or "prob" (model output)
     batch_size:int=64,            # images per forward pass
-    seed:int=0,                   # seed of the "shuffle" derangement
+    seed:int=0,                   # seed of the "shuffle" derangements
+    draws:int=1,                  # "shuffle" only: average the drops over this many distinct derangements drawn from `seed`
 ) -> np.ndarray:                  # score drop (B,C); larger = the channel mattered more
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
     B, H, W, C = x.shape
     if mode not in ("zero", "mean", "shuffle"):
         raise ValueError(f'Expected mode "zero", "mean" or "shuffle". Received: mode={mode!r}')
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"Expected draws to be an integer ≥ 1. Received: draws={draws!r}")
+    if draws > 1 and mode != "shuffle":
+        raise ValueError(f'Expected draws=1 with mode={mode!r}, which is deterministic (only "shuffle" draws). Received: draws={draws}')
+    shifts = [0]
     if mode == "shuffle":
         if B < 2: raise ValueError(f'Expected at least 2 images in the batch for mode="shuffle". Received: x.shape={x.shape}')
-        rng = np.random.default_rng(seed)
-        perm = (np.arange(B) + rng.integers(1, B)) % B          # a cyclic shift: no image keeps its own channel
+        shifts = _shifts(B, int(draws), seed)
     fn = _score_model(model, score)
     base = _predict(fn, x, batch_size)
     t = _targets(targets, base)
     s0 = _pick(base, t)
-    drops = np.empty((B, C), np.float32)
+    drops = np.zeros((B, C), np.float32)
     for k in range(C):
-        xa = x.copy()
-        if mode == "zero": xa[..., k] = 0
-        elif mode == "mean": xa[..., k] = x[..., k].mean(axis=(1, 2), keepdims=True)
-        else: xa[..., k] = x[perm, :, :, k]
-        drops[:, k] = s0 - _pick(_predict(fn, xa, batch_size), t)
-    return drops
+        for shift in shifts:
+            xa = x.copy()
+            if mode == "zero": xa[..., k] = 0
+            elif mode == "mean": xa[..., k] = x[..., k].mean(axis=(1, 2), keepdims=True)
+            else: xa[..., k] = x[(np.arange(B) + shift) % B, :, :, k]  # a cyclic shift: no image keeps its own channel
+            drops[:, k] += s0 - _pick(_predict(fn, xa, batch_size), t)
+    return drops / len(shifts)
 
 # %% ../nbs/07_metrics.ipynb #938abe34
 @dataclass

@@ -147,7 +147,8 @@ def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
     names = name_channels(channel_names, C)
     comp = composite(xd, rgb)
     ncol = C + (comp is not None)
-    fig = new_figure(size * ncol, size * B * H / W + 0.35, dpi)
+    margin = 0.3 if labels is not None else 0.05  # inches on the left, for the labels (whatever the figure's width)
+    fig = new_figure(size * ncol + margin, size * B * H / W + 0.35, dpi)
     axes = fig.subplots(B, ncol, squeeze=False)
     for i in range(B):
         row = list(axes[i])
@@ -158,7 +159,7 @@ def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
             ax.imshow(xd[i, ..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"); _clean(ax)
             if i == 0: ax.set_title(names[k], fontsize=9)
         if labels is not None: axes[i][0].set_ylabel(_class_name(labels[i], class_names), fontsize=9)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.01, top=1 - 0.3 / fig.get_figheight(), wspace=0.04, hspace=0.04)
+    fig.subplots_adjust(left=margin / fig.get_figwidth(), right=0.99, bottom=0.01, top=1 - 0.3 / fig.get_figheight(), wspace=0.04, hspace=0.04)
     return fig
 
 # %% ../nbs/06_viz.ipynb #404bc57a
