@@ -81,9 +81,10 @@ def test_readme_in_step_with_index(tmp_path):
 
 
 # What TensorFlow's C++ core prints at start-up (CPU features, CUDA probing) and absl's pre-init notice: none of it
-# may reach a saved output, which the docs site shows (the package imports TensorFlow through core.quiet_tensorflow).
-TF_NOISE = ("oneDNN custom operations", "cuInit", "cudart_stub", "cpu_feature_guard", "absl::InitializeLog",
-            "Could not find cuda drivers", "computation placer", "TF-TRT")
+# may reach a saved output, which the docs site shows (the package imports TensorFlow through core.quiet_tensorflow),
+# nor the outputs of the tutorials run by tests/test_tutorials.py.
+TF_NOISE = ("oneDNN custom operations", "cuInit", "cudart_stub", "cuda_dnn", "cpu_feature_guard", "absl::",
+            "This TensorFlow binary is optimized", "Could not find cuda drivers", "computation placer", "TF-TRT")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[_nb_id(p) for p in NOTEBOOKS])

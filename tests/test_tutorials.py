@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from test_notebooks import TF_NOISE
+
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "nbs" / "tutorials").glob("*.ipynb"))
 SWITCH = re.compile(r'^DATA = "(\w+)"', re.M)  # the channel-1 experiment's plain switch variable
-NOISE = re.compile(r"oneDNN custom operations|cuInit|absl::|computation placer|TF-TRT|cuda_dnn|cpu_feature_guard|"
-                   r"This TensorFlow binary is optimized|All log messages before absl::InitializeLog")
 CASES = [(nb, None) for nb in TUTORIALS] + [(ROOT / "nbs" / "tutorials" / "channel1_experiment.ipynb", "faces")]
 
 
@@ -68,4 +68,4 @@ def test_tutorial_runs(nb, data, tmp_path, request):
     out = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
     stderr = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs
                      if o.get("output_type") == "stream" and o.get("name") == "stderr")
-    assert not NOISE.search(stderr), f"TensorFlow start-up noise in the outputs of {nb.name}:\n{stderr[:3000]}"
+    assert not [n for n in TF_NOISE if n in stderr], f"TensorFlow start-up noise in the outputs of {nb.name}:\n{stderr[:3000]}"
