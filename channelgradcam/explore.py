@@ -591,8 +591,6 @@ def _draw_dataset(self:Explorer):
     rows = s[s["class"] == ds["group"]]
     self.summary_text.value = "mean importance [95 % interval]: " + " · ".join(
         f"<b>{r.channel}</b> {r.mean:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in rows.itertuples())
-    self.gallery_caption.value = (f"Images of <b>{ds['group']}</b> by <b>{ds['channel']}</b> importance, {ds['order']} first "
-                                  f"({len(self.gallery)} shown); click one to open it.")
     old = list(self.gallery_box.children)
     imp, groups = self.table[f"importance_{ds['channel']}"].to_numpy(float), image_classes(self.table)
     cells = []
@@ -606,6 +604,10 @@ def _draw_dataset(self:Explorer):
     self.gallery_box.children = cells
     for cell in old:
         for w in (*cell.children, cell): w.close()
+    # the caption changes last: a page that shows it already shows the new thumbnails (a click on an old, closed one
+    # would be lost)
+    self.gallery_caption.value = (f"Images of <b>{ds['group']}</b> by <b>{ds['channel']}</b> importance, {ds['order']} first "
+                                  f"({len(self.gallery)} shown); click one to open it.")
 
 # %% ../nbs/09_explore.ipynb #b1877f33
 def _descendants(w):
