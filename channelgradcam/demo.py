@@ -274,12 +274,12 @@ def _ablation(model, x, result, cfg, seed) -> dict:
     "Per replacement: the mean score drops and how often ablation agrees with ChannelGradCAM on the top channel."
     out = {}
     for mode in (cfg["ablation"], *cfg["ablation_also"]):
-        drops = channel_ablation(model, x, targets=result.targets, mode=mode, seed=seed, batch_size=256,
-                                 draws=cfg["shuffle_draws"] if mode == "shuffle" else 1)
+        draws = cfg["shuffle_draws"] if mode == "shuffle" else 1
+        drops = channel_ablation(model, x, targets=result.targets, mode=mode, seed=seed, batch_size=256, draws=draws)
         ag = importance_agreement(result.importance, drops)
         out[mode] = dict(top1_agreement=round(ag.top1_rate, 4), spearman_mean=round(ag.spearman_mean, 4),
                          drop_mean=_mean(drops), top1_is_channel1=round(float((drops.argmax(1) == 0).mean()), 4),
-                         draws=cfg["shuffle_draws"] if mode == "shuffle" else 1)
+                         draws=draws)
     return out
 
 def _faithfulness(model, x, cam, t, seed, steps) -> dict:
