@@ -1,5 +1,5 @@
 """Helpers shared by the browser tests (`test_browser.py`, `test_docs.py`): headless Chromium through Playwright,
-local servers that are always stopped, the `--flags` gate and the artefacts folder.
+local servers that are always stopped and the artefacts folder.
 
 The browser is Debian's `chromium` package (`apt-get install -y chromium`), driven by the `playwright` Python package
 with `executable_path` set to it: `playwright install` (which downloads a browser of its own) is never used.
@@ -23,12 +23,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 HOW_TO_INSTALL = ("install Debian's browser (`apt-get install -y chromium`, as root) and the Python packages of the "
                   "app extra (`pip install -e \".[dev,app]\"`); `bash .ci/run` does both")
-
-
-def require_flag(request, flag="slow"):
-    "Skip unless `--flags` names `flag` (as nbdev's `#| slow` cells: CI passes `--flags slow`)."
-    if flag not in request.config.getoption("--flags").split():
-        pytest.skip(f"needs `--flags {flag}` (CI runs it)")
 
 
 def artifacts(name):

@@ -24,7 +24,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chromium import Server, artifacts, chromium, free_port, quiet_env, require_flag, require_module
+from chromium import Server, artifacts, chromium, free_port, quiet_env, require_module
+
+pytestmark = pytest.mark.slow  # every test here drives a browser: `--flags slow` (CI passes it)
 
 CLASSES = ["cat", "dog", "fox"]  # the JupyterLab page's model always predicts "cat": picking "dog" must change the figure
 METHODS = ("ChannelGradCAM", "LayerCAM")
@@ -307,8 +309,7 @@ def _dataset_view(page, scope, out, where, pick_group, sort_channel):
 # ---------------------------------------------------------------- the two servers
 
 @pytest.fixture(scope="module")
-def browser(request):
-    require_flag(request)
+def browser():
     with chromium() as b: yield b
 
 

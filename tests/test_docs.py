@@ -28,7 +28,7 @@ import yaml
 from nbdev.config import get_config
 from nbdev.doclinks import nbglob
 
-from chromium import artifacts, chromium, require_flag
+from chromium import artifacts, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
@@ -326,8 +326,8 @@ _PAGE_FACTS = """() => {
 }"""
 
 
-def test_docs_in_browser(proc, request):
-    require_flag(request)
+@pytest.mark.slow
+def test_docs_in_browser(proc):
     _, cache, _ = proc
     out = artifacts("docs")
     preview = out / "site"

@@ -25,11 +25,6 @@ SWITCH = re.compile(r'^DATA = "(\w+)"', re.M)  # the channel-1 experiment's plai
 CASES = [(nb, None) for nb in TUTORIALS] + [(ROOT / "nbs" / "tutorials" / "channel1_experiment.ipynb", "faces")]
 
 
-def _require_slow(request):
-    if "slow" not in request.config.getoption("--flags").split():
-        pytest.skip("executes whole tutorials (minutes): needs `--flags slow` (CI runs it)")
-
-
 def _switch(nb, data):
     "`nb` with its `DATA = ...` line set to `data`; exactly one cell may hold the switch, and it must be a plain one."
     cells = [c for c in nb.cells if c.cell_type == "code" and SWITCH.search(c.source)]
@@ -52,9 +47,9 @@ def test_channel1_switch_is_plain():
     assert not [s for s in code if "fastcore" in s], "fastcore is not a runtime dependency"
 
 
+@pytest.mark.slow  # executes whole tutorials (minutes)
 @pytest.mark.parametrize("nb,data", CASES, ids=[nb.stem + (f"-{d}" if d else "") for nb, d in CASES])
-def test_tutorial_runs(nb, data, tmp_path, request):
-    _require_slow(request)
+def test_tutorial_runs(nb, data, tmp_path):
     book = nbformat.read(nb, as_version=4)
     if data: _switch(book, data)
     src = tmp_path / nb.name
