@@ -95,8 +95,17 @@ def _read_array(path: Path) -> np.ndarray:
     raise ImageReadError(f"Expected a .npz file holding one array (or one named 'image'). Received: {str(path)!r} with arrays {keys}")
 
 # %% ../nbs/01_images.ipynb #de544a7a
+_CHANNEL_AXES = "CS"  # tifffile's axes that mean channels: C (ImageJ, OME and `metadata={"axes": ...}`), S (samples)
+
+def _axis_by_shape(a: np.ndarray, channels=None) -> int | None:
+    "0 or 2: the axis of a 3-D array that is unambiguously its channel axis by its shape; None if neither is."
+    for first, last in ((a.shape[0] == channels, a.shape[2] == channels),  # the axis that matches the wanted count
+                        (a.shape[0] < min(a.shape[1:]), a.shape[2] < min(a.shape[:2]))):  # else the one small axis
+        if first != last: return 0 if first else 2
+    return None
+
 def _channels_last(a: np.ndarray, path: Path, channels=None, channel_axis=None, axes=None) -> np.ndarray:
-    "`a` as (H, W, C): 2-D gets C = 1; a 3-D array's channel axis comes from `channel_axis`, TIFF `axes`, or its shape."
+    "`a` as (H, W, C): 2-D gets C = 1; a 3-D array's channel axis comes from `channel_axis`, a TIFF channel axis, or its shape."
     if a.ndim == 2: return a[..., None]
     if a.ndim != 3:
         raise ImageReadError(f"Expected an image array of rank 2 (H, W) or 3 (with a channel axis). Received: "
@@ -105,11 +114,12 @@ def _channels_last(a: np.ndarray, path: Path, channels=None, channel_axis=None, 
         if channel_axis not in (0, 2, -1, -3):
             raise ValueError(f"Expected channel_axis 0 (first) or -1 (last). Received: channel_axis={channel_axis!r}")
         return np.moveaxis(a, channel_axis, -1)
-    if axes and len(axes) == 3 and set(axes) >= {"Y", "X"}:
-        return np.moveaxis(a, axes.index(next(ax for ax in axes if ax not in "YX")), -1)
-    for first, last in ((a.shape[0] == channels, a.shape[2] == channels),  # the axis that matches the wanted count
-                        (a.shape[0] < min(a.shape[1:]), a.shape[2] < min(a.shape[:2]))):  # else the one small axis
-        if first != last: return np.moveaxis(a, 0, -1) if first else a
+    labelled = [i for i, ax in enumerate(axes or "") if ax in _CHANNEL_AXES] if axes and len(axes) == 3 else []
+    by_shape = _axis_by_shape(a, channels)
+    if len(labelled) == 1:  # trusted, unless it contradicts the model's channel count that another axis matches
+        i = labelled[0]
+        if channels is None or a.shape[i] == channels or by_shape is None: return np.moveaxis(a, i, -1)
+    if by_shape is not None: return np.moveaxis(a, by_shape, -1)
     raise ImageReadError(f"Cannot tell which axis of {str(path)!r} (shape {a.shape}) holds the channels. Pass "
                          "channel_axis=0 (channels first) or channel_axis=-1 (channels last); CLI: --channel-axis")
 
