@@ -75,6 +75,18 @@ def _band_count(args, index):
         except Exception: continue
     raise CLIError(f"Expected readable images in --imdir {args.imdir!r}. Received: none of the first {min(50, len(index.paths))} could be read")
 
+def _mixing_warning(args, index) -> str:
+    "A warning when --mix would mix images that are more than one photo's colours (multi-band): their bands would be lost."
+    from channelgradcam.images import read_image
+    for p in index.paths[:10]:
+        try: bands = int(read_image(p, 16, channel_axis=args.channel_axis).shape[-1])
+        except Exception: continue
+        if bands in (1, 3, 4): return ""  # gray, RGB, RGBA photos: what the channel-1 experiment mixes
+        return (f"--mix {args.mix} runs the channel-1 experiment: each image becomes ONE gray channel, and a sample's label is "
+                f"the class of the image in channel {args.key_channel}; these are {bands}-band images, whose bands would be "
+                "lost: to train a classifier on them as they are, use --mix none")
+    return ""
+
 def _load_quietly(load, say):
     "Run `load()`; its warnings become `say` lines (the skipped files get their own line and skipped.txt)."
     import warnings
@@ -145,6 +157,7 @@ def _train_run(args, out, weights, index, say, t0):
     keras.utils.set_random_seed(args.seed)  # the same seed gives the same initial weights
     model = build_model(len(index.classes), (args.size, args.size, C), backbone=args.backbone,  # first: fails fast offline
                         weights=None if resuming else weights)  # a resumed run reloads its own weights
+    if mixing and (warning := _mixing_warning(args, index)): say(f"warning: {warning}")
     cache_dir = pathlib.Path(args.cache_dir).expanduser() if args.cache_dir else out / "cache"
     what = f"{args.mode} channel" if mixing else f"{C}-band image"
     say(f"decoding each image once to a {args.size}x{args.size} {what} (cache: {cache_dir})")
@@ -156,7 +169,7 @@ def _train_run(args, out, weights, index, say, t0):
     if mixing:
         sets, n, pure = _mixed_sets(args, index, cache, C, cache_dir)
         say(f"mixed sets: {n['samples'][0]} train / {n['samples'][1]} val / {n['samples'][2]} test samples "
-            f"(label = class of channel {args.key_channel}); pure test: {n['pure']} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
+            f"(the channel-1 experiment: label = class of channel {args.key_channel}; --mix none trains on the images as they are); pure test: {n['pure']} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
     else:
         sets, n = _whole_sets(args, index, cache)
         say(f"whole {C}-band images: {n['train']} train / {n['val']} val / {n['test']} test")
@@ -166,7 +179,7 @@ def _train_run(args, out, weights, index, say, t0):
         hist = train(model, sets["train"], sets["val"], epochs=args.epochs, run_dir=out, lr=args.lr, patience=args.patience,
                      resume=args.resume, overwrite=args.force, verbose=1 if sys.stdout.isatty() else 2, settings=settings, lock=False)
     except TrainingDivergedError as e:
-        raise CLIError(f"Expected a finite training {e.what}. Received: {e.what}={e.value} at {e.where} with --lr {args.lr:g}: "
+        raise CLIError(f"Expected {e.expected}. Received: {e.what}={e.value:.4g} at {e.where} with --lr {args.lr:g}: "
                        f"the training diverged; try a smaller --lr (e.g. {args.lr / 10:g})") from None
     if not (out / "model.keras").is_file(): raise CLIError(f"no model was saved in {out}: no epoch finished with a finite loss")
     say("evaluating the best model on the " + ("mixed and the pure test sets" if mixing else "test set"))
@@ -186,7 +199,16 @@ def _train_run(args, out, weights, index, say, t0):
     write_json(out / "metrics.json", metrics)
     acc = ", ".join(f"{k.replace('_', ' ')} accuracy {res[k]['accuracy']:.3f}" for k in tests)
     say(f"{acc} → {out / 'model.keras'}, {out / 'metrics.json'}")
+    chance = _at_chance(evaluate(model, {"val": sets["val"]})["val"], len(index.classes))
+    if chance: say(f"warning: {chance}")
     return 0
+
+def _at_chance(val, K) -> str:
+    "A warning when validation accuracy is within 2 standard errors of chance (1/K): the best model learned nothing."
+    p, n = 1 / K, max(int(val["n"]), 1)
+    if val["accuracy"] > p + 2 * (p * (1 - p) / n) ** 0.5: return ""
+    return (f"the best model is at chance level: validation accuracy {val['accuracy']:.3f} on {n} samples, chance 1/{K} = {p:.3f}; "
+            "it has learned nothing (try another --lr, more --epochs or more images)")
 
 def _channel_names(args, C):
     "The channel names for tables and figures: --channel-names, else None (explain then says 'channel 1', ...)."
@@ -325,9 +347,32 @@ def _mean_importance(res) -> str:
     s = res.summary
     return s.pivot(index="class", columns="channel", values="mean").reindex(columns=res.channel_names).round(3).to_string()
 
+_PICTURES = (".png", ".jpg", ".jpeg", ".pdf", ".svg", ".tif", ".tiff", ".webp")
+
+def _names_picture(out) -> bool:
+    "Does --out name a picture file (fig.png) rather than a folder?"
+    return out is not None and pathlib.Path(out).suffix.lower() in _PICTURES and not pathlib.Path(out).expanduser().is_dir()
+
+def _explain_images(args) -> int:
+    "Several image files and --out naming a picture: one figure per image beside it (fig-a.png, fig-b.png), one JSON line each."
+    o = pathlib.Path(args.out).expanduser()
+    figs = [o.with_name(f"{o.stem}-{pathlib.Path(p).stem}{o.suffix}") for p in args.inputs]
+    twice = sorted({str(f) for f in figs if figs.count(f) > 1})
+    if twice: raise CLIError(f"Expected image files with different names for one figure each. Received: two inputs would both "
+                             f"be drawn to {twice[0]!r}; rename one, or explain them one by one")
+    for f in figs: _check_writable(f, args.inputs, args.force)  # all checked before the first is written
+    for image, f in zip(args.inputs, figs): _explain_image(argparse.Namespace(**{**vars(args), "inputs": [image], "out": str(f)}))
+    return 0
+
 def cmd_explain(args) -> int:
     "Per-channel CAMs: one image → a figure and a JSON line; a folder, several files or @list → tables and a report."
-    return _explain_dataset(args) if _is_dataset(args) else _explain_image(args)
+    if not _is_dataset(args): return _explain_image(args)
+    if not _names_picture(args.out): return _explain_dataset(args)
+    files = not any(str(p).startswith("@") or pathlib.Path(p).is_dir() for p in args.inputs) and not any(getattr(args, k) for k in _DATASET_ONLY)
+    if files: return _explain_images(args)
+    raise CLIError(f"Expected --out to be a folder for a data set (its tables and report). Received: --out {args.out!r}, which "
+                   f"names a picture; give a folder (e.g. --out {str(pathlib.Path(args.out).with_suffix(''))!r}), or image files "
+                   "instead of a folder or @list for one figure each")
 
 # %% ../nbs/11_cli.ipynb #7473c39a
 def cmd_summarize(args) -> int:
@@ -370,7 +415,9 @@ def _explain_parser(sub, fmt):
     e.add_argument("--model", required=True, help="a .keras or .h5 model file, or a run folder holding model.keras "
                    "(class and channel names are read from the metrics.json beside it)")
     e.add_argument("--out", default=None, metavar="PATH", help="one image: the figure's path or a folder (default: "
-                   "<image name>_channelcam.png here); a data set: the output folder (default: explain_out)")
+                   "<image name>_channelcam.png here); several image files and a picture name (fig.png): one figure "
+                   "each beside it (fig-a.png, fig-b.png for a.jpg, b.jpg) and one JSON line each; otherwise a data "
+                   "set: the output folder (default: explain_out), never a picture name")
     e.add_argument("--force", action="store_true", help="replace an existing figure, or start an existing output folder over "
                    "(inputs are never overwritten)")
     e.add_argument("--target", default=None, metavar="CLASS", help="class to explain: a name or 0-based index "

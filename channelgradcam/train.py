@@ -261,7 +261,7 @@ def check_resume(
 
 # %% ../nbs/05_train.ipynb #6efdfc36
 class TrainingDivergedError(RuntimeError):
-    "The training loss became NaN or infinite."
+    "The training loss became NaN or infinite, or grew by orders of magnitude."
 
 # %% ../nbs/05_train.ipynb #5e7b1c2d
 def _signature(model) -> dict:
@@ -293,22 +293,33 @@ class RunCheckpoint(keras.callbacks.Callback):
             if hasattr(h, "on_checkpoint_step"): h.on_checkpoint_step(step, path)
 
 # %% ../nbs/05_train.ipynb #9a4b3f70
-def _diverged(cb, what, value, batch=None):
+_EXPLODED = 100  # a training loss above _EXPLODED × max(log K, the first batch's loss) has diverged
+
+def _diverged(cb, what, value, batch=None, limit=None):
     lr = float(keras.ops.convert_to_numpy(cb.model.optimizer.learning_rate)) if getattr(cb.model, "optimizer", None) else None
     where = f"epoch {cb._epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
-    e = TrainingDivergedError(f"Expected a finite {what}. Received: {what}={value} at {where}: the training diverged. "
+    expected = f"a finite {what}" if limit is None else \
+               f"a {what} below {limit:.3g} ({_EXPLODED}× the larger of log K and the first batch's loss)"
+    e = TrainingDivergedError(f"Expected {expected}. Received: {what}={value:.4g} at {where}: the training diverged. "
                               f"Try a smaller learning rate" + (f" than lr={lr:g}" if lr else "") + ".")
-    e.what, e.value, e.lr, e.where = what, value, lr, where  # for callers that word it their own way (the CLI: --lr)
+    e.what, e.value, e.lr, e.where, e.expected = what, value, lr, where, expected  # for callers that word it their own way (the CLI: --lr)
     return e
+
+@patch
+def on_train_begin(self: RunCheckpoint, logs=None): self._limit = None
 
 @patch
 def on_epoch_begin(self: RunCheckpoint, epoch, logs=None): self._epoch = epoch
 
 @patch
 def on_train_batch_end(self: RunCheckpoint, batch, logs=None):
-    "Stop at the first non-finite training loss."
+    "Stop at the first non-finite training loss, or the first that exceeds `_EXPLODED` × max(log K, the first batch's)."
     loss = (logs or {}).get("loss")
-    if loss is not None and not np.isfinite(float(loss)): raise _diverged(self, "loss", float(loss), batch)
+    if loss is None: return
+    loss = float(loss)
+    if not np.isfinite(loss): raise _diverged(self, "loss", loss, batch)
+    if getattr(self, "_limit", None) is None: self._limit = _EXPLODED * max(loss, np.log(max(int(self.model.output_shape[-1]), 2)))
+    elif loss > self._limit: raise _diverged(self, "loss", loss, batch, self._limit)
 
 # %% ../nbs/05_train.ipynb #2f6c8d1a
 @patch
