@@ -51,10 +51,11 @@ def test_notebooks_run_where_the_package_is_missing(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "TF_", "MPLBACKEND"))}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", JUPYTER_DATA_DIR=str(tmp_path / "jupyter"),
                PIP_DISABLE_PIP_VERSION_CHECK="1")
-    res = subprocess.run([str(py), "-m", "pip", "install", "-q", "nbconvert", "ipykernel"], env=env,
+    res = subprocess.run([str(py), "-m", "pip", "install", "-q", "nbconvert", "ipykernel"], cwd=tmp_path, env=env,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
-    missing = subprocess.run([str(py), "-c", "import channelgradcam"], env=env, capture_output=True, text=True)
+    missing = subprocess.run([str(py), "-c", "import channelgradcam"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True)  # not from the repository's root: `-c` puts the current folder on sys.path
     assert missing.returncode != 0, "the fresh venv already imports channelgradcam: the install cell would not be tested"
     env["CHANNELGRADCAM_INSTALL"] = str(_clone(tmp_path / "checkout"))
     for i, rel in enumerate(RUN_FRESH):
