@@ -2,6 +2,9 @@
 
 - `nbdev-proc-nbs` runs on a throw-away copy of the project and every page must come out of it, with its title and
   its whole summary, and with every image it references present in the processed tree;
+- every processed page converts (nbdev's own cell keys and timings dropped, as the preview does); a code cell a page
+  shows without an output is an example, not test code (no fastcore.test helper, assert or private name: such
+  cells are `#| hide`), and every module page shows an example's output;
 - `nbs/sidebar.yml` (written by hand, `custom_sidebar = true`) lists every page once and nothing else;
 - with `--flags slow`: a local HTML preview of the processed pages (`nbconvert`'s HTML per page, Quarto's front
   matter turned into the title block, the sidebar added to each page) is opened page by page in headless Chromium:
