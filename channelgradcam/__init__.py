@@ -1,6 +1,6 @@
 """Per-input-channel class activation maps for Keras CNNs: which channel drove the decision, and where"""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one source of the version: a release tag must be v<this> (.github/workflows/release.yaml)
 
 # The entry points most users need, importable from the package itself. They load on first use, so that
 # `import channelgradcam` stays light (no TensorFlow until something needs it).

@@ -492,6 +492,8 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 def _parser():
     p = argparse.ArgumentParser(prog="channelgradcam", description="Per-input-channel class activation maps (ChannelGradCAM) "
                                 "for Keras CNNs: which channel made the model decide, and where.")
+    from channelgradcam import __version__
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fmt = _Help
     for add in (_train_parser, _explain_parser, _summarize_parser, _explore_parser, _demo_parser): add(sub, fmt)

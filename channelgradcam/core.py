@@ -154,13 +154,15 @@ def progress(
     unit: str = "img",  # what is counted
     enabled: bool = True,  # False: count silently
     every: float = 10.0,  # seconds between plain lines when output is not a terminal
-    file=None,  # where to write (default: sys.stderr)
+    file=None,  # where to write (default: sys.stderr; a notebook shows its bar as a widget)
 ):
     "The package's progress reporter: a tqdm bar on a terminal or in a notebook, a plain line every `every` s otherwise."
     if total is None and iterable is not None and hasattr(iterable, "__len__"): total = len(iterable)
+    # a notebook's widget bar never reaches a file: a `file` given (a log) gets plain lines there too
+    widget = file is None and _in_notebook()
     file = file or sys.stderr
     if not enabled: bar = _Silent()
-    elif _in_notebook() or (hasattr(file, "isatty") and file.isatty()):
+    elif widget or (hasattr(file, "isatty") and file.isatty()):
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=desc or None, unit=unit, file=file, dynamic_ncols=True)
     else: bar = _Lines(total, desc, unit, every, file)

@@ -2,6 +2,9 @@
 
 - `nbdev-proc-nbs` runs on a throw-away copy of the project and every page must come out of it, with its title and
   its whole summary, and with every image it references present in the processed tree;
+- every processed page converts (nbdev's own cell keys and timings dropped, as the preview does); a code cell a page
+  shows without an output is an example, not test code (no fastcore.test helper, assert or private name: such
+  cells are `#| hide`), and every module page shows an example's output;
 - `nbs/sidebar.yml` (written by hand, `custom_sidebar = true`) lists every page once and nothing else;
 - with `--flags slow`: a local HTML preview of the processed pages (`nbconvert`'s HTML per page, Quarto's front
   matter turned into the title block, the sidebar added to each page) is opened page by page in headless Chromium:
@@ -12,6 +15,7 @@ Pages are discovered (every notebook under nbs/, as nbdev finds them), never lis
 
     python -m pytest tests/test_docs.py --flags slow
 """
+import ast
 import html
 import os
 import re
@@ -118,6 +122,70 @@ def test_every_page_has_its_title(proc):
             bad.append(f"{_page_id(p)}: the site shows the summary cut to {fm.get('description')!r}; "
                        f"nbdev reads only the first line of the `>` quote: put the summary on one line")
     assert not bad, "pages without their title block:\n" + "\n".join(bad)
+
+
+# ---------------------------------------------------------------- what the pages show
+
+_TESTS = {"test", "test_eq", "test_ne", "test_close", "test_fail", "test_is", "test_warns", "test_stdout", "test_eq_type"}
+
+
+def _shown_code(cell):
+    "The Python a page shows for `cell` (directives and magics dropped), parsed; None if it shows none."
+    if cell.cell_type != "code" or not cell.get("source", "").strip(): return None
+    if re.search(r"^#\|\s*(echo\s*:\s*false|include\s*:\s*false)", cell.source, re.M): return None
+    src = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("#|", "%", "!")))
+    try: return ast.parse(src) if src.strip() else None
+    except SyntaxError: return None
+
+
+def _test_code(tree):
+    "Test helpers (fastcore.test) and asserts in `tree`, and the private names (`_x`) it uses."
+    found = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assert): found.add("assert")
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _TESTS: found.add(n.func.id)
+        elif isinstance(n, ast.Name) and n.id.startswith("_") and not n.id.startswith("__") and n.id != "_": found.add(n.id)
+        elif isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.startswith("__"): found.add(n.attr)
+        elif isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name.startswith("_") and not n.name.startswith("__"):
+            found.add(n.name)
+    return found
+
+
+def _shows_output(cell):
+    return any(o.get("output_type") in ("display_data", "execute_result", "stream") for o in cell.get("outputs", []))
+
+
+def test_pages_show_examples_not_tests(proc):
+    """Issue 22, item 8: a code cell the site shows without an output is an example, not a test: no fastcore.test
+    helper, no assert, no private name (such cells are `#| hide`); and every module page shows at least one output
+    of an example (a picture or a value), besides the API documentation (`show_doc`)."""
+    _, cache, _ = proc
+    bad = []
+    for p in NOTEBOOKS:
+        nb = nbformat.read(cache / p.relative_to(NBS), as_version=4)
+        shown = [(i, c, t) for i, c in enumerate(nb.cells)
+                 if (t := _shown_code(c)) is not None and "show_doc(" not in c.source]  # show_doc: the API docs
+        for i, c, t in shown:
+            if not _shows_output(c) and (found := _test_code(t)):
+                bad.append(f"{_page_id(p)} cell {i}: test code {sorted(found)[:4]} without an output; "
+                           f"start the cell with `#| hide`: {c.source.strip().splitlines()[0][:70]!r}")
+        module = any(re.search(r"^#\|\s*default_exp\b", c.source, re.M) for c in nbformat.read(p, as_version=4).cells
+                     if c.cell_type == "code")
+        if module and not any(_shows_output(c) for _, c, _ in shown):
+            bad.append(f"{_page_id(p)}: no example on the page shows an output (a picture or a value)")
+    assert not bad, f"{len(bad)} problem(s) on the docs pages:\n" + "\n".join(bad)
+
+
+def test_every_page_converts(proc):
+    "Issue 22, item 8: every processed page is a valid notebook once the preview's preprocessing has run."
+    _, cache, _ = proc
+    pages = [pg for pg in sorted(cache.rglob("*.ipynb")) if not any(x.startswith((".", "_")) for x in pg.relative_to(cache).parts)]
+    assert len(pages) >= len(NOTEBOOKS), f"{len(pages)} processed pages for {len(NOTEBOOKS)} notebooks"
+    bad = []
+    for page in pages:
+        try: nbformat.validate(_as_quarto_shows(nbformat.read(page, as_version=4)))
+        except nbformat.ValidationError as e: bad.append(f"{page.relative_to(cache)}: {str(e).splitlines()[0]}")
+    assert not bad, "pages nbconvert would reject:\n" + "\n".join(bad)
 
 
 # ---------------------------------------------------------------- images a page references

@@ -1,4 +1,5 @@
-"""Every notebook under `nbs/` is one test item, executed as `nbdev-test` would, plus the checks that keep the
+"""Every notebook under `nbs/` is one test item, executed as Jupyter's "Run all" does (tests/run_notebook.py: a fresh
+kernel without nbdev, every cell but the `#| slow` ones unless `--flags slow` names them), plus the checks that keep the
 exported package, the cleaned notebooks and the README in step with the notebooks, and their saved outputs clean.
 (The docs checks are in test_docs.py, the browser tests in test_browser.py.)"""
 import filecmp
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from nbdev.doclinks import nbglob
+
+from run_notebook import TF_NOISE
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(nbglob(ROOT / "nbs", as_path=True))
@@ -78,13 +81,6 @@ def test_readme_in_step_with_index(tmp_path):
     assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text(), (
         "README.md is out of step with nbs/index.ipynb: run "
         "`jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README`")
-
-
-# What TensorFlow's C++ core prints at start-up (CPU features, CUDA probing) and absl's pre-init notice: none of it
-# may reach a saved output, which the docs site shows (the package imports TensorFlow through core.quiet_tensorflow),
-# nor the outputs of the tutorials run by tests/test_tutorials.py.
-TF_NOISE = ("oneDNN custom operations", "cuInit", "cudart_stub", "cuda_dnn", "cpu_feature_guard", "absl::",
-            "This TensorFlow binary is optimized", "Could not find cuda drivers", "computation placer", "TF-TRT")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[_nb_id(p) for p in NOTEBOOKS])

@@ -4,6 +4,7 @@ its own, and its long description (the README, PyPI's page) shows images by abso
 
 Building needs the setuptools that pyproject.toml's [build-system] asks for, installed beside pytest (the dev extra).
 """
+import os
 import re
 import shutil
 import subprocess
@@ -114,3 +115,30 @@ def test_readme_images_are_absolute_urls(sdist):
                           "https://raw.githubusercontent.com/<user>/<repo>/main/nbs/assets/<file> (edit nbs/index.ipynb)")
     gone = [s for s in images if (f := _repo_file(s)) is not None and not f.is_file()]
     assert not gone, f"README images pointing at files the repository does not have: {gone}"
+
+
+def _version():
+    "The package's version, from its one source (channelgradcam/__init__.py), read without importing it."
+    return re.search(r'^__version__ = "([^"]+)"', (ROOT / "channelgradcam" / "__init__.py").read_text(), re.M)[1]
+
+
+def test_version_from_its_one_source(sdist):
+    "The sdist's metadata, CHANGELOG.md's newest entry and CITATION.cff carry `channelgradcam.__version__`."
+    v = _version()
+    with tarfile.open(sdist) as tar:
+        pkg_info = next(m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
+        meta = message_from_string(tar.extractfile(pkg_info).read().decode())
+    assert meta["Version"] == v, f"sdist version {meta['Version']}, channelgradcam.__version__ is {v}"
+    newest = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert newest and newest[1] == v, f"CHANGELOG.md's newest entry is {newest and newest[1]}, the version is {v}"
+    cff = re.search(r"^version: (\S+)$", (ROOT / "CITATION.cff").read_text(), re.M)
+    assert cff and cff[1] == v, f"CITATION.cff says version {cff and cff[1]}, the version is {v}"
+
+
+def test_cli_version():
+    "`channelgradcam --version` prints the package's version and exits 0 (argparse's version action)."
+    code = "import sys; from channelgradcam.cli import main; sys.exit(main(['--version']))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0 and res.stdout.strip() == f"channelgradcam {_version()}", (res.returncode, res.stdout,
+                                                                                       res.stderr[-2000:])

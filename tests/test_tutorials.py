@@ -1,10 +1,7 @@
-"""Every tutorial under `nbs/tutorials/` runs as a user runs it: `jupyter nbconvert --execute`, every cell top to bottom
-in a fresh kernel (no nbdev flags honoured: `#| slow`, `#| hide` and `#| eval: false` cells all run, as Jupyter's
-"Run all" and Colab run them), in a scratch folder so the working tree is never touched. The channel-1 experiment runs
-twice, once per value of its `DATA` switch that needs no download. Saved outputs must hold no TensorFlow start-up
-noise (issue 11, item 20).
-
-Slow (a few minutes): run with `--flags slow` (CI does):
+"""The tutorials under `nbs/tutorials/` as saved run in tests/test_notebooks.py, as every notebook does (Jupyter's
+"Run all" in a fresh kernel, tests/run_notebook.py). Here: the channel-1 experiment once more, with its `DATA` switch
+set to the other value that needs no download, every cell run (`--flags slow` is needed: minutes), in a scratch
+folder so the working tree is never touched; and its switch is a plain variable (issue 11, item 19).
 
     python -m pytest tests/test_tutorials.py --flags slow
 """
@@ -17,12 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from test_notebooks import TF_NOISE
-
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "nbs" / "tutorials").glob("*.ipynb"))
 SWITCH = re.compile(r'^DATA = "(\w+)"', re.M)  # the channel-1 experiment's plain switch variable
-CASES = [(nb, None) for nb in TUTORIALS] + [(ROOT / "nbs" / "tutorials" / "channel1_experiment.ipynb", "faces")]
+CASES = [(ROOT / "nbs" / "tutorials" / "channel1_experiment.ipynb", "faces")]  # "shapes", as saved: test_notebooks
 
 
 def _switch(nb, data):
@@ -47,20 +42,12 @@ def test_channel1_switch_is_plain():
     assert not [s for s in code if "fastcore" in s], "fastcore is not a runtime dependency"
 
 
-@pytest.mark.slow  # executes whole tutorials (minutes)
-@pytest.mark.parametrize("nb,data", CASES, ids=[nb.stem + (f"-{d}" if d else "") for nb, d in CASES])
+@pytest.mark.slow  # executes a whole tutorial (minutes)
+@pytest.mark.parametrize("nb,data", CASES, ids=[f"{nb.stem}-{d}" for nb, d in CASES])
 def test_tutorial_runs(nb, data, tmp_path):
-    book = nbformat.read(nb, as_version=4)
-    if data: _switch(book, data)
     src = tmp_path / nb.name
-    nbformat.write(book, src)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "MPLBACKEND"))}  # as a user's shell has it
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    res = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                          "--ExecutePreprocessor.timeout=900", "--output", "executed.ipynb", str(src)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert res.returncode == 0, f"{nb.name} ({data or 'as saved'}) failed under nbconvert:\n{res.stderr[-8000:]}"
-    out = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
-    stderr = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs
-                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
-    assert not [n for n in TF_NOISE if n in stderr], f"TensorFlow start-up noise in the outputs of {nb.name}:\n{stderr[:3000]}"
+    nbformat.write(_switch(nbformat.read(nb, as_version=4), data), src)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, str(ROOT / "tests" / "run_notebook.py"), str(src), "slow"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, f"{nb.name} (DATA = {data!r}) failed:\n{res.stderr[-8000:]}"
