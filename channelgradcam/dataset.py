@@ -19,8 +19,9 @@ core.quiet_tensorflow()
 
 # %% auto #0
 __all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'value_policy',
-           'explanation_columns', 'image_classes', 'summary_table', 'ablation_columns', 'ablation_table',
-           'confusion_table', 'DatasetExplanation', 'class_index', 'explain_dataset', 'summarize']
+           'explanation_columns', 'csv_safe', 'csv_unsafe', 'image_classes', 'summary_table', 'ablation_columns',
+           'ablation_table', 'confusion_table', 'DatasetExplanation', 'disagreements', 'md_escape', 'class_index',
+           'explain_dataset', 'summarize']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
@@ -158,15 +159,31 @@ def explanation_columns(channel_names) -> list:
 
 def _r6(v) -> float: return float(f"{float(v):.6g}")
 
+def _is_number(s: str) -> bool:
+    try: float(s); return True
+    except ValueError: return False
+
+def csv_safe(v):
+    """A cell a spreadsheet shows as text: text starting with `=`, `+`, `-`, `@`, a tab or a CR (a formula to Excel and
+    LibreOffice) gets a leading `'` (OWASP's advice), and so does text already starting with `'`, so `csv_unsafe`
+    restores every name exactly. Numbers, and text that reads as a number (such as `-0.5`), are left as they are."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r", "'") and not _is_number(v): return "'" + v
+    return v
+
+def csv_unsafe(v):
+    "The text `csv_safe` was given."
+    return v[1:] if isinstance(v, str) and v.startswith("'") else v
+
 def _csv_rows(rows) -> str:
-    "CSV text of `rows` (lists), quoted where needed, one '\\n'-terminated line each."
+    "CSV text of `rows` (lists), quoted where needed and made safe for spreadsheets, one '\\n'-terminated line each."
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
+    csv.writer(buf, lineterminator="\n").writerows([[csv_safe(v) for v in row] for row in rows])
     return buf.getvalue()
 
 def _read_csv(src, columns, text=("path", "label", "predicted", "target", "class", "channel", "baseline")) -> pd.DataFrame:
     "A table written by this module: text columns stay text (empty = unknown), numbers and booleans are parsed."
-    df = pd.read_csv(src, dtype={c: str for c in text}, keep_default_na=False)
+    df = pd.read_csv(src, dtype={c: str for c in text}, keep_default_na=False, lineterminator="\n")  # a CR is text
+    for c in set(text) & set(df.columns): df[c] = df[c].map(csv_unsafe)
     if list(df.columns) != list(columns):
         raise ValueError(f"Expected the columns {list(columns)}. Received: {getattr(src, 'name', src)!s} with {list(df.columns)}")
     return df
@@ -532,7 +549,7 @@ class DatasetExplanation:
 @patch
 def plot(self: DatasetExplanation,
          max_classes: int = 12,  # class rows drawn after the pooled "(all)" row
-         dpi: int = 72,  # dots per inch
+         dpi: int = 100,  # dots per inch: with fonts of 8 pt or more, text of at least 11 px
         ):
     "The summary figure: per class, each channel's importance distribution beside its ablation's accuracy drop."
     names, C = self.channel_names, len(self.channel_names)
@@ -559,7 +576,7 @@ def plot(self: DatasetExplanation,
             ax.scatter((np.arange(C) + jit).ravel(), pts.ravel(), s=5, c="tab:orange", alpha=0.5, zorder=3)
         ax.set_xticks(np.arange(C), names, fontsize=8, rotation=30 if C > 6 else 0)
         ax.set_xlim(-0.6, C - 0.4); ax.set_ylim(0, 1)
-        ax.set_ylabel(f"{cls}\n(n={len(v)})", fontsize=9); ax.tick_params(axis="y", labelsize=7)
+        ax.set_ylabel(f"{cls}\n(n={len(v)})", fontsize=9); ax.tick_params(axis="y", labelsize=8)
         if r == 0: ax.set_title("importance (share of map mass)", fontsize=9)
         if ab is not None:
             ax2 = axes[r][1]
@@ -570,15 +587,17 @@ def plot(self: DatasetExplanation,
                 ax2.bar(np.arange(C) - 0.4 + w * (j + 0.5), np.nan_to_num(vals), width=w, label=f"{b}")
             ax2.axhline(0, color="k", lw=0.6)
             ax2.set_xticks(np.arange(C), names, fontsize=8, rotation=30 if C > 6 else 0)
-            ax2.set_ylim(lo - 0.02, hi + 0.02); ax2.tick_params(axis="y", labelsize=7)
+            ax2.set_ylim(lo - 0.02, hi + 0.02); ax2.tick_params(axis="y", labelsize=8)
             if r == 0:
                 ax2.set_title("accuracy drop without the channel", fontsize=9)
-                ax2.legend(fontsize=7, title="replaced by", title_fontsize=7)
+                ax2.legend(fontsize=8, title="replaced by", title_fontsize=8)
             if not len(d): ax2.text(0.5, 0.5, "no labelled images", ha="center", va="center", transform=ax2.transAxes, fontsize=8)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/08_dataset.ipynb #fd5e4290
+import re, urllib.parse
+
 def _pivot(df, index, cell, columns="channel", order=None):
     "A wide table (index × channels) of text cells built by `cell(row)` from a long table."
     if df is None or not len(df): return None
@@ -601,30 +620,59 @@ def _report_tables(r: DatasetExplanation) -> list:
         out.append(("Channel ablation", "Accuracy drop (and true-class probability drop) when the channel is replaced by its "
                     "data-set mean or by zero; labelled images only.", a))
     if r.confusion is not None:
-        out.append(("Confusion matrix", "Rows: true class; columns: predicted class.", r.confusion.reset_index()))
+        out.append(("Confusion matrix", "Rows: true class; columns: predicted class.",
+                    r.confusion.rename_axis(index="true \\ predicted").reset_index()))
     return out
 
-def _facts(r: DatasetExplanation) -> list:
-    "The report's opening facts, one sentence each."
+def disagreements(summary: pd.DataFrame, ablation: pd.DataFrame | None, baseline="mean", tol=0.01, name=str) -> list:
+    """One sentence per class whose most important channel (largest mean ChannelGradCAM importance) costs no accuracy
+    (a drop of at most `tol`) when replaced by `baseline`: importance says where the evidence is, ablation whether the
+    model needs it, and a reader should know where they part. `name` escapes the names in the sentences."""
+    if ablation is None or not len(ablation): return []
+    out = []
+    for cls, s in summary[summary["class"] != _ALL].groupby("class", sort=False):
+        if len(s) < 2 or s["n"].iat[0] == 0: continue
+        lead = s.loc[s["mean"].idxmax()]
+        a = ablation[(ablation["class"] == cls) & (ablation["baseline"] == baseline)].set_index("channel")
+        if lead.channel not in a.index or a.at[lead.channel, "accuracy_drop"] > tol: continue
+        worst = a["accuracy_drop"].idxmax()
+        then = (f"; replacing {name(worst)} costs {a.at[worst, 'accuracy_drop']:.3f}" if a.at[worst, "accuracy_drop"] > tol
+                else "; no single channel's replacement costs accuracy")
+        other = ablation[(ablation["class"] == cls) & (ablation["channel"] == lead.channel) & (ablation["baseline"] != baseline)]
+        then += "".join(f"; replacing {name(lead.channel)} by {b} costs {d:+.3f}" for b, d in zip(other["baseline"], other["accuracy_drop"]))
+        out.append(f"Importance and ablation disagree for class {name(cls)}: {name(lead.channel)} leads in importance "
+                   f"({lead['mean']:.3f}) but replacing it by its {baseline} costs {a.at[lead.channel, 'accuracy_drop']:+.3f} "
+                   f"accuracy{then} (the model does not need the channel it looks at most, or the others carry the same evidence).")
+    return out
+
+def _facts(r: DatasetExplanation, name=str) -> list:
+    "The report's opening facts, one sentence each; `name` escapes the names in them (files, classes, channels)."
     i, n = r.info, len(r.table)
     lab = int((r.table["label"] != "").sum())
-    facts = [f"Model: {i.get('model', '?')} ({len(r.classes)} classes: {', '.join(r.classes[:12])}{', ...' if len(r.classes) > 12 else ''}).",
+    facts = [f"Model: {name(str(i.get('model', '?')))} ({len(r.classes)} classes: {', '.join(map(name, r.classes[:12]))}{', ...' if len(r.classes) > 12 else ''}).",
              f"Images: {n} explained, {lab} with a true label from their class folder"
              + (f"; {len(r.skipped)} files skipped (listed in skipped.txt)." if r.skipped else "."),
-             f"Channels: {', '.join(r.channel_names)}.",
+             f"Channels: {', '.join(map(name, r.channel_names))}.",
              f"Pixel values: {i.get('values', '?')}" + (f"; files read as {', '.join(i['dtypes'])}." if i.get("dtypes") else "."),
-             f"Explained class: {i.get('targets') or 'each image’s predicted class'}."]
+             f"Explained class: {name(str(i['targets'])) if i.get('targets') else 'each image’s predicted class'}."]
     if i.get("dataset_mean") is not None and r.ablation is not None:
         facts.append(f"Ablation baselines: zero, and the data-set mean per channel ({', '.join(f'{v:.4g}' for v in i['dataset_mean'])}; "
                      f"from {i.get('mean_images')} images spread over the set).")
     if i.get("parts"): facts.append(f"Merged from {i['parts']} parts (shards).")
     elif i.get("settings", {}).get("shard"): facts.append(f"Part {i['settings']['shard'][0]} of {i['settings']['shard'][1]} (shard).")
     if i.get("seconds"): facts.append(f"Time: {i['seconds']:.1f} s ({n / max(i['seconds'], 1e-9):.1f} images/s) on {', '.join(i.get('devices') or ['the default device'])}.")
-    facts += list(i.get("notes", []))
+    facts += list(i.get("notes", [])) + disagreements(r.summary, r.ablation, name=name)
     return facts
 
+_MD_SPECIAL = set("\\`*_[]<>|#~&:.!")
+
+def md_escape(s) -> str:
+    "Text that Markdown shows as it is: no markup, links, HTML or table cells can start inside it."
+    return "".join("\\" + ch if ch in _MD_SPECIAL else " " if ch in "\r\n" else ch for ch in str(s))
+
 def _md_table(df: pd.DataFrame) -> str:
-    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
+    "A Markdown table; names are escaped, the numbers this module formats are kept as they are."
+    cell = lambda v: str(v) if re.fullmatch(r"[-+0-9.%\[\], ()]*", str(v)) else md_escape(v)
     lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
@@ -635,21 +683,32 @@ def _title(r): return f"Channel explanations of {len(r.table)} images"
 @patch
 def report_markdown(self: DatasetExplanation) -> str:
     "The report as Markdown; pictures are the files `save` writes beside it."
-    md = [f"# {_title(self)}", "", *[f"- {f}" for f in _facts(self)], "", "## Summary", "", "![summary](summary.png)", ""]
+    "Every name (file, class, channel) is escaped (`md_escape`), so none can add markup or a link."
+    pic = lambda e: f"![{md_escape(Path(e['path']).name)}]({urllib.parse.quote(e['file'])})"
+    md = [f"# {_title(self)}", "", *[f"- {f}" for f in _facts(self, md_escape)], "", "## Summary", "", "![summary](summary.png)", ""]
     for title, note, df in _report_tables(self):
         if df is not None: md += [f"## {title}", "", note, "", _md_table(df), ""]
     if self.examples:
         md += ["## Most confident images per class", ""]
         for cls in dict.fromkeys(e["class"] for e in self.examples):
-            md += [f"### {cls}", ""] + [f"![{Path(e['path']).name}]({e['file']})" for e in self.examples if e["class"] == cls] + [""]
+            md += [f"### {md_escape(cls)}", ""] + [pic(e) for e in self.examples if e["class"] == cls] + [""]
     if self.figures:
-        md += ["## First images", ""] + [f"![{Path(f['path']).name}]({f['file']})" for f in self.figures] + [""]
+        md += ["## First images", ""] + [pic(f) for f in self.figures] + [""]
     return "\n".join(md)
 
 # %% ../nbs/08_dataset.ipynb #970714a2
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:right}th{background:#f3f3f3}img{max-width:100%}.note{color:#555;font-size:14px}")
+# fits a phone: tables scroll inside their own box, pictures shrink to the page, long names break
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;"
+        "overflow-wrap:anywhere}.table{overflow-x:auto;margin:.5em 0 1.5em}"
+        "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;"
+        "text-align:right;overflow-wrap:normal}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+        "img{max-width:100%;height:auto}.note{color:#555;font-size:14px}@media(max-width:600px){body{margin:1em auto}}")
+
+def _html_table(df: pd.DataFrame) -> str:
+    "A table as HTML, every cell escaped; one header row of the columns, no index column."
+    row = lambda tag, vals: "<tr>" + "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in vals) + "</tr>"
+    return ("<div class='table'><table><thead>" + row("th", df.columns) + "</thead><tbody>"
+            + "".join(row("td", r) for r in df.itertuples(index=False)) + "</tbody></table></div>")
 
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
@@ -658,12 +717,12 @@ def _img(png: bytes, alt: str) -> str:
 def report_html(self: DatasetExplanation,
                 summary_png: bytes | None = None,  # the summary figure as PNG (default: drawn now)
                ) -> str:
-    "The report as one self-contained HTML page (pictures embedded)."
-    h = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(_title(self))}</title><style>{_CSS}</style>"
+    "The report as one self-contained HTML page (pictures embedded); every name in it is escaped."
+    h = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(_title(self))}</title><style>{_CSS}</style>"
          f"</head><body><h1>{html.escape(_title(self))}</h1><ul>"]
     h += [f"<li>{html.escape(f)}</li>" for f in _facts(self)] + ["</ul><h2>Summary</h2>", _img(summary_png or figure_png(self.plot()), "summary")]
     for title, note, df in _report_tables(self):
-        if df is not None: h += [f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>", df.to_html(index=False, border=0)]
+        if df is not None: h += [f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>", _html_table(df)]
     if self.examples:
         h.append("<h2>Most confident images per class</h2>")
         for cls in dict.fromkeys(e["class"] for e in self.examples):
@@ -681,7 +740,11 @@ def save(self: DatasetExplanation,
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     def csv_(name, df, **kw):
-        if df is not None: core.atomic_write(out / name, lambda t: df.to_csv(t, lineterminator="\n", **kw))
+        if df is None: return
+        safe = df.map(csv_safe)  # text cells (names) a spreadsheet must not run as formulas; numbers stay numbers
+        safe.index, safe.columns = safe.index.map(csv_safe), safe.columns.map(csv_safe)
+        safe.index.name, safe.columns.name = df.index.name, df.columns.name
+        core.atomic_write(out / name, lambda t: safe.to_csv(t, lineterminator="\n", **kw))
     csv_("explanations.csv", self.table, index=False)
     csv_("summary.csv", self.summary, index=False, float_format="%.6g")
     csv_("ablation.csv", self.ablation, index=False, float_format="%.6g")
@@ -947,7 +1010,7 @@ def summarize(
         tables.append(t); index.append(shard_rows(s["inputs"]["count"], s["shard"]))
         if baselines: per_image.append((_read_csv(d / "ablation_images.csv", ablation_columns(names, baselines)), t, index[-1]))
         if (d / "examples.csv").is_file():
-            e = pd.read_csv(d / "examples.csv", dtype={"class": str, "path": str, "file": str}, keep_default_na=False)
+            e = _read_csv(d / "examples.csv", ["class", "path", "probability", "index", "file"], text=("class", "path", "file"))
             examples += [{**r, "png": (d / r["file"]).read_bytes()} for r in e.to_dict("records")]
     order = np.argsort(np.concatenate(index), kind="stable")
     table = pd.concat(tables, ignore_index=True).iloc[order].reset_index(drop=True)

@@ -16,8 +16,9 @@ from .core import gaussian_blur
 from .cam import as_image_batch, normalize_jointly
 
 # %% auto #0
-__all__ = ['CAMFigure', 'new_figure', 'figure_png', 'to_display', 'composite', 'name_channels', 'show_channels', 'show_cam',
-           'show_channel_cams', 'CAMView', 'plot_channel_importance']
+__all__ = ['CAMFigure', 'new_figure', 'figure_png', 'smallest_text_px', 'to_display', 'composite', 'name_channels',
+           'show_channels', 'show_cam', 'show_channel_cams', 'CAMView', 'plot_channel_importance', 'overlay_cam',
+           'channel_overlays']
 
 # %% ../nbs/06_viz.ipynb #73374499
 class CAMFigure(Figure):
@@ -63,6 +64,13 @@ def figure_png(fig:Figure, # figure to render
     out = io.BytesIO()
     im.save(out, format="png", optimize=True)
     return out.getvalue()
+
+# %% ../nbs/06_viz.ipynb #a7e1c0d1
+def smallest_text_px(fig:Figure) -> float:
+    "Height in screen pixels of the smallest visible text in `fig` at its natural size: font size (pt) × dpi / 72."
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))
+             if t.get_visible() and str(t.get_text()).strip()]
+    return min(sizes, default=float("inf")) * fig.dpi / 72
 
 # %% ../nbs/06_viz.ipynb #e3a555b7
 def to_display(x) -> np.ndarray:
@@ -505,3 +513,39 @@ def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMRes
     ax.set_ylim(0, 1); ax.set_ylabel("importance (share)", fontsize=8); ax.tick_params(axis="y", labelsize=7)
     if own: fig.tight_layout()
     return fig
+
+# %% ../nbs/06_viz.ipynb #a7e1c0d4
+def overlay_cam(image, # (H,W) grey or (H,W,3) RGB background in [0, 1] (e.g. `to_display`'s output)
+                cam, # (H,W) map
+                vmax:float|None=None, # the map value drawn at full colour (default: the map's maximum)
+                alpha:float=0.5, # weight of the coloured map
+                cmap:str="jet", # matplotlib colour map
+               ) -> np.ndarray:
+    "The map coloured and blended over the image: a uint8 (H,W,3) RGB array."
+    import matplotlib
+    img, cam = np.asarray(image, np.float32), np.asarray(cam, np.float32)
+    if img.ndim == 2: img = np.repeat(img[..., None], 3, -1)
+    if img.shape[:2] != cam.shape or img.shape[-1] != 3:
+        raise ValueError(f"Expected an image (H,W) or (H,W,3) and a map (H,W) of the same H, W. "
+                         f"Received: image.shape={np.shape(image)}, cam.shape={np.shape(cam)}")
+    vmax = float(cam.max()) if vmax is None else float(vmax)
+    level = np.clip(cam / vmax, 0, 1) if vmax > 0 else np.zeros_like(cam)
+    rgb = matplotlib.colormaps[cmap](level)[..., :3]
+    return np.rint(255 * np.clip((1 - alpha) * np.clip(img, 0, 1) + alpha * rgb, 0, 1)).astype(np.uint8)
+
+def channel_overlays(x, # images (B,H,W,C) or (H,W,C) the result was computed on
+                     result, # a per-channel result (`ChannelGradCAM`'s `CAMResult`, maps (B,H,W,C))
+                     index:int=0, # which image of the batch
+                     alpha:float=0.5, # weight of the coloured map
+                     cmap:str="jet", # matplotlib colour map
+                     rgb=(0, 1, 2), # channels of the colour composite behind the summed map when C > 3
+                    ) -> tuple:
+    """(per-channel overlays (C,H,W,3) uint8, each over its own channel in grey, all on one scale; the summed map's
+    overlay (H,W,3) uint8 over the colour composite, or over the only channel when C = 1)."""
+    xd = to_display(as_image_batch(x))[index]
+    maps = _select_class(result)[0][index]
+    C = maps.shape[-1]
+    vmax = float(maps.max())
+    per = np.stack([overlay_cam(xd[..., k], maps[..., k], vmax, alpha, cmap) for k in range(C)])
+    back = composite(xd, rgb) if C > 1 else xd[..., 0]
+    return per, overlay_cam(back, maps.sum(-1), None, alpha, cmap)
