@@ -413,7 +413,9 @@ def _explain_parser(sub, fmt):
                    "folders (searched recursively; sub-folders named after the model's classes give true labels) or "
                    "@list.txt files (one path per line)")
     e.add_argument("--model", required=True, help="a .keras or .h5 model file, or a run folder holding model.keras "
-                   "(class and channel names are read from the metrics.json beside it)")
+                   "(class and channel names are read from the metrics.json beside it). Loaded in Keras's safe mode, "
+                   ".keras and .h5 alike: a file holding code (a Lambda layer) is refused; to use one you trust, load it "
+                   "in Python with keras.saving.load_model(path, safe_mode=False) and use the Python API")
     e.add_argument("--out", default=None, metavar="PATH", help="one image: the figure's path or a folder (default: "
                    "<image name>_channelcam.png here); several image files and a picture name (fig.png): one figure "
                    "each beside it (fig-a.png, fig-b.png for a.jpg, b.jpg) and one JSON line each; otherwise a data "

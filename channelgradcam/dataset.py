@@ -672,7 +672,7 @@ def md_escape(s) -> str:
 
 def _md_table(df: pd.DataFrame) -> str:
     "A Markdown table; names are escaped, the numbers this module formats are kept as they are."
-    cell = lambda v: str(v) if re.fullmatch(r"[-+0-9.%\[\], ()]*", str(v)) else md_escape(v)
+    cell = lambda v: str(v) if re.fullmatch(r"(?:[-+0-9.%\[\], ()]|nan)*", str(v)) else md_escape(v)
     lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)

@@ -645,11 +645,14 @@ _PAGE = "channelgradcam-explorer.ipynb"
 _APP = 'pip install "channelgradcam[app]"'
 
 def _require_voila():
-    "Raise a clear error when Voilà (the optional extra `app`) is not installed."
-    try: import voila  # noqa: F401
-    except ImportError:
-        raise ModuleNotFoundError(f"Expected Voilà for the explorer web page (the optional extra \"app\"). Received: no "
-                                  f"module named voila. Install it with: {_APP}") from None
+    "Raise a clear error when Voilà or the Python kernel it runs the page in (the optional extra `app`) is not installed."
+    import importlib.util
+    for name, what in (("voila", "Voilà for the explorer web page"), ("ipykernel", "a Python kernel (ipykernel) for Voilà to run the page in")):
+        try: found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError): found = False
+        if not found:
+            raise ModuleNotFoundError(f"Expected {what} (the optional extra \"app\"). Received: no module named {name} "
+                                      f"in {sys.executable}. Install it with: {_APP}") from None
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -685,6 +688,12 @@ def _children(pid) -> list:
         for c in kids.get(todo.pop(), []): out.append(c); todo.append(c)
     return out
 
+def _is_error(line:str) -> bool:
+    "Is this line of Voilà's log an error: Tornado's `[E ...]`, a `[W ...]` 5xx answer (it carries the reason), traitlets' `ERROR |`, a traceback's last line?"
+    import re
+    return line.startswith(("[E ", "[C ")) or bool(re.match(r"\[W [^\]]*\] 5\d\d ", line)) or " ERROR | " in line or \
+           " CRITICAL | " in line or bool(re.match(r"[A-Za-z_.]*(Error|Exception): ", line))
+
 class ExplorerServer:
     "The explorer page served by Voilà on 127.0.0.1 (made by `start_server`): `url`, `wait()`, `stop()`; a context manager."
     def __init__(self, proc, url, folder, log):
@@ -700,6 +709,19 @@ class ExplorerServer:
     def wait(self, timeout=None) -> int:
         "Wait for Voilà to exit; its exit status."
         return self.proc.wait(timeout)
+
+    def echo_errors(self, file=None):
+        "Copy Voilà's error lines (a page that fails: no kernel, a traceback) from its log to `file` (stderr) while it runs."
+        import threading
+        def follow():
+            with open(self.log, errors="replace") as f:
+                while True:
+                    line = f.readline()
+                    if not line:
+                        if not self.running: return
+                        time.sleep(0.3); continue
+                    if _is_error(line): print(f"voila: {line.rstrip()}", file=file or sys.stderr, flush=True)
+        threading.Thread(target=follow, daemon=True).start()
 
     def log_tail(self, n:int=3000) -> str:
         "The end of Voilà's log."
@@ -790,6 +812,7 @@ def serve(model, # a .keras/.h5 file or a training run folder; or a keras.Model
         return 0
     try:
         print(f"The explorer is at {server.url} (Ctrl-C stops it)", flush=True)
+        server.echo_errors()  # a page that fails says why here, not only in the temporary log
         if open_browser: webbrowser.open(server.url)
         status = server.wait()
         raise RuntimeError(f"Expected the explorer's server to run until Ctrl-C. Received: Voilà exited with status "

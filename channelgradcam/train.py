@@ -554,6 +554,16 @@ def _renumber(conf, changes):
                 if isinstance(c.get(key), list) and len(c[key]) == 1 and isinstance(c[key][0], list): c[key] = c[key][0]
 
 # %% ../nbs/05_train.ipynb #3e9d4c1b
+_TRUST = ("channelgradcam never turns Keras's safe mode off. If you trust this file (loading it runs the code stored in "
+          "it), load it yourself, knowingly: model = keras.saving.load_model(path, safe_mode=False), and pass the model "
+          "object to ChannelGradCAM, explain_dataset or explore; the command line has no such switch.")
+
+def _load_error(p, e, what="") -> ValueError:
+    "The error for a file Keras would not load: Keras's whole message and how to trust it, for code (Lambda, TFSMLayer) in the file; else its start."
+    msg = " ".join(str(e).split())
+    if "safe_mode=False" in msg: return ValueError(f"Refused to load {str(p)!r}{what}: {msg} {_TRUST}")
+    return ValueError(f"Cannot load a Keras model from {str(p)!r}{what}: {msg[:300]}")
+
 def _load_h5(p: pathlib.Path) -> keras.Model:
     "A model from a legacy HDF5 file (Keras 3 or Keras 2), without its training configuration."
     import h5py
@@ -566,20 +576,18 @@ def _load_h5(p: pathlib.Path) -> keras.Model:
         raise ValueError(f"Expected a whole model saved with model.save(). Received: {str(p)!r}, which holds weights only; "
                          "build the model (e.g. build_model(..., weights=path)) and load them into it")
     fixed, changes = _keras3_config(json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg))
-    if not changes:
-        raise ValueError(f"Cannot load a Keras model from {str(p)!r}: {' '.join(str(first).split())[:300]}") from None
+    if not changes or "safe_mode=False" in str(first): raise _load_error(p, first) from None
     with tempfile.TemporaryDirectory() as d:
         tmp = pathlib.Path(d) / p.name
         shutil.copyfile(p, tmp)
         with h5py.File(tmp, "r+") as f: f.attrs["model_config"] = json.dumps(fixed)
         try: return keras.saving.load_model(tmp, compile=False)
-        except Exception as e:
-            raise ValueError(f"Cannot load a Keras model from {str(p)!r} (a Keras 2 file?): {' '.join(str(e).split())[:300]}") from None
+        except Exception as e: raise _load_error(p, e, " (a Keras 2 file?)") from None
 
 def load_model(
     path: str | os.PathLike,  # a .keras or legacy .h5 file, or a run folder holding model.keras
 ) -> keras.Model:
-    "Load a model saved by `train`, or any Keras 3 `.keras` or Keras 3/Keras 2 `.h5` model file."
+    "Load a model saved by `train`, or any Keras 3 `.keras` or Keras 3/Keras 2 `.h5` model file (in Keras's safe mode: a file holding code is refused)."
     p = pathlib.Path(path).expanduser()
     if p.is_dir():
         if (p / "saved_model.pb").exists() or (p / "saved_model.pbtxt").exists(): raise ValueError(_SAVEDMODEL_HELP.format(path=str(p)))
@@ -587,6 +595,5 @@ def load_model(
     if not p.is_file():
         raise FileNotFoundError(f"Expected a .keras or .h5 model file, or a run folder holding model.keras. Received: {str(p)!r} (no such file)")
     if p.suffix.lower() in (".h5", ".hdf5"): return _load_h5(p)
-    try: return keras.saving.load_model(p)
-    except Exception as e:
-        raise ValueError(f"Cannot load a Keras model from {str(p)!r}: {' '.join(str(e).split())[:300]}") from None
+    try: return keras.saving.load_model(p)  # safe mode (Keras's default): a file that holds code is refused
+    except Exception as e: raise _load_error(p, e) from None
