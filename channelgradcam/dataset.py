@@ -595,9 +595,10 @@ def plot(self: DatasetExplanation,
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_dataset.ipynb #fd5e4290
+# %% ../nbs/08_dataset.ipynb #c37255af
 import re, urllib.parse
 
+# %% ../nbs/08_dataset.ipynb #fd5e4290
 def _pivot(df, index, cell, columns="channel", order=None):
     "A wide table (index × channels) of text cells built by `cell(row)` from a long table."
     if df is None or not len(df): return None
