@@ -21,8 +21,8 @@ from .surgery import (add_channel_conv, find_channel_conv, find_layer, flatten_m
                                     layer_output, model_input, producer, replay, silence_retracing_warning)
 
 # %% auto #0
-__all__ = ['as_image_batch', 'channel_importance', 'normalize_jointly', 'split_head', 'resolve_targets', 'target_scores',
-           'CAMResult', 'BaseCAM', 'GradCAM', 'GradCAMPlusPlus', 'LayerCAM', 'ChannelGradCAM']
+__all__ = ['as_image_batch', 'channel_importance', 'normalize_jointly', 'split_head', 'select_output', 'resolve_targets',
+           'target_scores', 'CAMResult', 'BaseCAM', 'GradCAM', 'GradCAMPlusPlus', 'LayerCAM', 'ChannelGradCAM']
 
 # %% ../nbs/03_cam.ipynb #4611e60e
 def as_image_batch(
@@ -138,6 +138,36 @@ def split_head(
                       f"({type(op).__name__}), which may apply a softmax/sigmoid that cannot be seen. score='logit' "
                       "differentiates that output as it is; pass score='prob' to do so on purpose.", stacklevel=2)
     return out, ident
+
+# %% ../nbs/03_cam.ipynb #d6bd4c45
+def _output_names(model) -> list:
+    "The names of `model`'s outputs (Keras's `output_names`, else the layers that produce them)."
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) == len(model.outputs): return [str(n) for n in names]
+    return [producer(t).operation.name if producer(t) is not None else str(i) for i, t in enumerate(model.outputs)]
+
+def select_output(
+    model: keras.Model,  # a functional model, possibly with several outputs
+    output: int | str | None = None,  # the output to explain: an index or a name (`model.output_names`); None: the only one
+) -> keras.Model:
+    "`model` itself if it has one output, else a model sharing its layers whose only output is `output`."
+    outs = list(model.outputs)
+    names = _output_names(model)
+    listing = "; ".join(f"{i}: {n!r} {tuple(t.shape)}" for i, (n, t) in enumerate(zip(names, outs)))
+    choose = f"Pass output= an index or a name (CLI: --output), e.g. output={names[-1]!r} or output={len(outs) - 1}"
+    if output is None:
+        if len(outs) == 1: return model
+        raise ValueError(f"Expected output= to choose one of the {len(outs)} outputs of model `{model.name}` ({listing}). "
+                         f"{choose}. Received: output=None")
+    if isinstance(output, str) and output not in names and output.lstrip("-").isdigit(): output = int(output)  # CLI text
+    if isinstance(output, (int, np.integer)) and not isinstance(output, (bool, np.bool_)) and -len(outs) <= output < len(outs):
+        i = int(output) % len(outs)
+    elif isinstance(output, str) and output in names: i = names.index(output)
+    else:
+        raise ValueError(f"Expected output to be an index in 0..{len(outs) - 1} or the name of an output of model "
+                         f"`{model.name}` ({listing}). Received: output={output!r}")
+    if len(outs) == 1: return model
+    return keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outs[i], name=model.name)
 
 # %% ../nbs/03_cam.ipynb #1cae6cbe
 def _short(v, n=60):
@@ -281,14 +311,15 @@ class BaseCAM:
                  model: keras.Model,  # image classifier (functional or Sequential; nested models are flattened)
                  layer,  # layer to explain: a name, an index into `model.layers` or a layer; a list of them (LayerCAM)
                  score: str = "logit",  # "logit" (pre-softmax/sigmoid) or "prob" (model output)
-                 batch_size: int = 32):  # most rows (images × SmoothGrad copies × classes) per compiled call: bounds memory
+                 batch_size: int = 32,  # most rows (images × SmoothGrad copies × classes) per compiled call: bounds memory
+                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
         model_input(model)
         layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
         if not layers: raise ValueError(f"Expected at least one layer. Received: layer={layer!r}")
         layers = [find_layer(model, l) for l in layers]
-        self.model, self.layers = flatten_model(model), tuple(layers)
+        self.model, self.layers = select_output(flatten_model(model), output), tuple(layers)
         self.score, self.batch_size, self.input_range = score, int(batch_size), input_range(model)
         acts = [layer_output(self.model, l) for l in self.layers]
         for l, a in zip(self.layers, acts):
@@ -468,9 +499,10 @@ class LayerCAM(BaseCAM):
                  layer,  # a layer (name, index into `model.layers`, or layer) or a list of them to fuse
                  score: str = "logit",  # "logit" or "prob"
                  gamma: float = 2.0,  # tanh scaling of shallow layers when fusing several layers
-                 batch_size: int = 32):  # most rows per compiled call
+                 batch_size: int = 32,  # most rows per compiled call
+                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
         self.gamma = float(gamma)
-        super().__init__(model, layer, score, batch_size)
+        super().__init__(model, layer, score, batch_size, output)
         order = {l.name: i for i, l in enumerate(self.model.layers)}
         self._deepest = max(range(len(self.layers)), key=lambda i: order.get(self.layers[i].name, -1))
 
@@ -497,7 +529,8 @@ class ChannelGradCAM(BaseCAM):
                  noise: float = 0.1,  # SmoothGrad noise std as a fraction of each image's value range
                  batch_size: int = 32,  # most rows (images × copies × classes) per compiled call: bounds memory
                  seed: int = 0,  # seed of the SmoothGrad noise
-                 channel_conv: str = "channel_conv"):  # name of the identity layer (a free `channel_conv_i` if taken)
+                 channel_conv: str = "channel_conv",  # name of the identity layer (a free `channel_conv_i` if taken)
+                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
         if weighting not in ("layercam", "gradcam"):
             raise ValueError(f"Expected weighting='layercam' or 'gradcam'. Received: weighting={weighting!r}")
         if int(smoothgrad) < 0 or noise < 0:
@@ -506,7 +539,7 @@ class ChannelGradCAM(BaseCAM):
         self.smoothgrad, self.noise, self.seed = int(smoothgrad), float(noise), int(seed)
         m = add_channel_conv(model, channel_conv)
         self.channel_conv = find_channel_conv(m, channel_conv).name
-        super().__init__(m, self.channel_conv, score, batch_size)
+        super().__init__(m, self.channel_conv, score, batch_size, output)
 
     def _weights(self, a, g):
         if self.weighting == "gradcam": return GradCAM._weights(self, a, g)

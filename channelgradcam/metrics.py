@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from .surgery import input_range
-from .cam import as_image_batch, split_head, resolve_targets, target_scores
+from .cam import as_image_batch, select_output, split_head, resolve_targets, target_scores
 
 # %% auto #0
 __all__ = ['channel_ablation', 'Agreement', 'importance_agreement', 'PointingResult', 'pointing_game', 'average_drop',
@@ -50,8 +50,9 @@ def _same_batch(**arrays):
 # %% ../nbs/07_metrics.ipynb #d141f422
 _LOGIT_MODELS = weakref.WeakKeyDictionary()  # model -> None (its output is the logit) or (pre-head model, head)
 
-def _score_model(model, score="logit"):
+def _score_model(model, score="logit", output=None):
     "A callable mapping images to (B,K) scores: pre-softmax logits or the model's outputs (as ChannelGradCAM scores)."
+    model = select_output(model, output)  # a multi-output model: the chosen output only
     if score not in ("logit", "prob"): raise ValueError(f"Expected score='logit' or 'prob'. Received: score={score!r}")
     if score == "prob": return model
     if model not in _LOGIT_MODELS:
@@ -97,6 +98,7 @@ def channel_ablation(
     batch_size:int=64,            # images per forward pass
     seed:int=0,                   # seed of the "shuffle" derangements
     draws:int=1,                  # "shuffle" only: average the drops over this many distinct derangements drawn from `seed`
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ) -> np.ndarray:                  # score drop (B,C); larger = the channel mattered more
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
@@ -111,7 +113,7 @@ def channel_ablation(
     if mode == "shuffle":
         if B < 2: raise ValueError(f'Expected at least 2 images in the batch for mode="shuffle". Received: x.shape={x.shape}')
         shifts = _shifts(B, int(draws), seed)
-    fn = _score_model(model, score)
+    fn = _score_model(model, score, output)
     base = _predict(fn, x, batch_size)
     t = _targets(targets, base)
     s0 = _pick(base, t)
@@ -220,11 +222,11 @@ def _unit_maps(maps, hw) -> np.ndarray:
     lo = maps.min(axis=(1, 2), keepdims=True); hi = maps.max(axis=(1, 2), keepdims=True)
     return np.where(hi > lo, (maps - lo) / np.where(hi > lo, hi - lo, 1), 0).astype(np.float32)
 
-def _explanation_scores(model, x, maps, targets, score, batch_size):
+def _explanation_scores(model, x, maps, targets, score, batch_size, output=None):
     "Scores of the intact images (Y) and of the explanation maps x*M (O) for the targets."
     x = _images(x, model); maps = _maps(maps)
     _same_batch(x=x, maps=maps)
-    fn = _score_model(model, score)
+    fn = _score_model(model, score, output)
     base = _predict(fn, x, batch_size)
     t = _targets(targets, base)
     e = x * _unit_maps(maps, x.shape[1:3])[..., None]
@@ -239,9 +241,10 @@ def average_drop(
     score:str="prob",             # "prob" (as in Grad-CAM++) or "logit"
     reduce:bool=True,             # mean over images, or the per-image values (B,)
     batch_size:int=64,            # images per forward pass
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ):                                # fraction in [0,1] (lower = the map keeps what the model needs)
     "Grad-CAM++ average drop: mean relative fall of the score when only the explanation map `x*M` is kept."
-    y, o = _explanation_scores(model, x, maps, targets, score, batch_size)
+    y, o = _explanation_scores(model, x, maps, targets, score, batch_size, output)
     if score == "logit" and (y <= 0).any():
         raise ValueError('Expected intact scores > 0 (average_drop divides by them; use score="prob"). '
                          f"Received: score='logit' with {int((y <= 0).sum())} score(s) ≤ 0")
@@ -257,9 +260,10 @@ def increase_in_confidence(
     score:str="prob",             # "prob" (as in Grad-CAM++) or "logit"
     reduce:bool=True,             # mean over images, or the per-image booleans (B,)
     batch_size:int=64,            # images per forward pass
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ):                                # fraction of images whose score rises on the explanation map
     "Grad-CAM++ increase in confidence: share of images scored higher on `x*M` than on `x`."
-    y, o = _explanation_scores(model, x, maps, targets, score, batch_size)
+    y, o = _explanation_scores(model, x, maps, targets, score, batch_size, output)
     inc = y < o
     return float(inc.mean()) if reduce else inc
 
@@ -285,7 +289,7 @@ def _baseline(x, baseline, sigma):
     except ValueError:
         raise ValueError(f"Expected a baseline that broadcasts to x.shape={x.shape}. Received: baseline.shape={b.shape}") from None
 
-def _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert):
+def _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert, output=None):
     x = _images(x, model); maps = _maps(maps)
     _same_batch(x=x, maps=maps)
     if int(steps) < 1: raise ValueError(f"Expected steps ≥ 1. Received: steps={steps}")
@@ -295,7 +299,7 @@ def _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, i
     rank = np.empty_like(order); rank[np.arange(B)[:, None], order] = np.arange(H * W)
     rank = rank.reshape(B, H, W, 1)
     canvas = _baseline(x, baseline, sigma)
-    fn = _score_model(model, score)
+    fn = _score_model(model, score, output)
     t = _targets(targets, _predict(fn, x, batch_size))
     fr = np.linspace(0, 1, steps + 1)
     n = np.round(fr * H * W).astype(int)
@@ -318,9 +322,10 @@ def deletion_curve(
     score:str="prob",             # "prob" (as in RISE) or "logit"
     batch_size:int=64,            # images per forward pass
     sigma:float|None=None,        # blur width in px for baseline="blur" (default max(H,W)/32)
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ) -> Curve:                       # fractions, scores (B,S+1), auc (B,): lower = better map
     "RISE deletion curve: target score as the most salient pixels are removed first."
-    return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=False)
+    return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=False, output=output)
 
 # %% ../nbs/07_metrics.ipynb #0809a436
 def insertion_curve(
@@ -333,6 +338,7 @@ def insertion_curve(
     score:str="prob",             # "prob" (as in RISE) or "logit"
     batch_size:int=64,            # images per forward pass
     sigma:float|None=None,        # blur width in px for baseline="blur" (default max(H,W)/32)
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ) -> Curve:                       # fractions, scores (B,S+1), auc (B,): higher = better map
     "RISE insertion curve: target score as the most salient pixels are put back first."
-    return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=True)
+    return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=True, output=output)
