@@ -154,7 +154,7 @@ def select_output(
     outs = list(model.outputs)
     names = _output_names(model)
     listing = "; ".join(f"{i}: {n!r} {tuple(t.shape)}" for i, (n, t) in enumerate(zip(names, outs)))
-    choose = f"Pass output= an index or a name (CLI: --output), e.g. output={names[-1]!r} or output={len(outs) - 1}"
+    choose = f"Pass output= an index or a name, e.g. output={names[-1]!r} or output={len(outs) - 1}"
     if output is None:
         if len(outs) == 1: return model
         raise ValueError(f"Expected output= to choose one of the {len(outs)} outputs of model `{model.name}` ({listing}). "

@@ -6,7 +6,7 @@ Docs: https://channelgradcam.github.io/channelgradcam/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #df910529
 from __future__ import annotations
-import argparse, json, os, pathlib, sys, time
+import argparse, json, os, pathlib, re, sys, time
 import numpy as np
 
 # %% auto #0
@@ -16,9 +16,12 @@ __all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_explore
 class CLIError(Exception):
     "An error shown to the user as one line, without a traceback."
 
+_FLAGS = {"output": "--output", "input_range": "--input-range", "scale": "--scale", "channel_axis": "--channel-axis"}
+
 def _fail(cmd, e):
-    "Print `e` as one line on stderr; return the exit status."
-    msg = " ".join(str(e).split()) or type(e).__name__
+    "Print `e` as one line on stderr, the library's parameter names as this command's flags; return the exit status."
+    msg = re.sub(r"\b(" + "|".join(_FLAGS) + r")=", lambda m: _FLAGS[m[1]] + " ", str(e))
+    msg = " ".join(msg.split()) or type(e).__name__
     known = (CLIError, ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
              OSError, RuntimeError)
     if not isinstance(e, known): msg = f"{type(e).__name__}: {msg}"
@@ -295,16 +298,16 @@ def _explain_image(args) -> int:
     from channelgradcam.images import read_image
     from channelgradcam.surgery import input_range
     from channelgradcam.train import load_model
-    from channelgradcam.cam import ChannelGradCAM
+    from channelgradcam.cam import ChannelGradCAM, select_output
     from channelgradcam.viz import show_channel_cams
     from channelgradcam.dataset import run_info, value_policy, find_inputs, class_index, name_list
-    model = load_model(args.model)
+    model = select_output(load_model(args.model), args.output)
     (h, w, c), k = model.input_shape[1:], int(model.output_shape[-1])
     rec = run_info(args.model)
     classes = name_list(args.classes, k, "--classes", rec.get("classes"), [str(i) for i in range(k)])
     names = name_list(args.channel_names, c, "--channel-names", rec.get("channel_names"), [f"ch{i + 1}" for i in range(c)])
     target = class_index(args.target, classes)
-    convert, values = value_policy(input_range(model), args.scale)
+    convert, values = value_policy(input_range(model), args.scale, args.input_range)
     size = (args.size, args.size) if args.size else (h, w) if h and w else None
     x = convert(read_image(image, size, channels=c, channel_axis=args.channel_axis))[None]
     label = int(find_inputs([image], classes).labels[0])
@@ -334,7 +337,7 @@ def _explain_dataset(args) -> int:
     from channelgradcam.dataset import explain_dataset
     out = pathlib.Path(args.out or "explain_out").expanduser()
     res = explain_dataset(args.model, args.inputs, channel_names=args.channel_names, classes=args.classes, scale=args.scale,
-                          out=out, targets=args.target, ablation=False if args.no_ablation else None,
+                          input_range=args.input_range, output=args.output, out=out, targets=args.target, ablation=False if args.no_ablation else None,
                           batch_size=args.batch_size, size=args.size, channel_axis=args.channel_axis, resume=args.resume,
                           force=args.force, shard=args.shard, devices=args.devices, save_maps=args.save_maps,
                           figures=args.figures)
@@ -389,7 +392,8 @@ def cmd_explore(args) -> int:
     "Serve the explorer for a model and images as a local web page until Ctrl-C."
     from channelgradcam.explore import serve
     return serve(args.model, args.inputs, port=args.port, open_browser=args.open, class_names=args.classes,
-                 channel_names=args.channel_names, scale=args.scale, channel_axis=args.channel_axis)
+                 channel_names=args.channel_names, scale=args.scale, input_range=args.input_range, output=args.output,
+                 channel_axis=args.channel_axis)
 
 # %% ../nbs/11_cli.ipynb #8bb0c2d1
 def cmd_demo(args) -> int:
@@ -402,6 +406,14 @@ def cmd_demo(args) -> int:
     return 0
 
 # %% ../nbs/11_cli.ipynb #bc399057
+def _value_options(p):
+    "--input-range and --output, shared by the commands that explain."
+    p.add_argument("--input-range", default=None, metavar="LOW,HIGH", help="map integer pixels' full range (0-255, "
+                   "0-65535) onto LOW..HIGH, e.g. --input-range -1,1 for a model that expects x/127.5-1; floats as "
+                   "stored; not with --scale")
+    p.add_argument("--output", default=None, metavar="NAME|INDEX", help="the output to explain, for a model with several "
+                   "(a name or 0-based index; the error for such a model lists them)")
+
 def _explain_parser(sub, fmt):
     e = sub.add_parser("explain", formatter_class=fmt, help="per-channel class activation maps of one image or a whole data set",
                        description="Explain a model's decisions channel by channel. One image file: a figure (channels, "
@@ -429,6 +441,7 @@ def _explain_parser(sub, fmt):
                    "(default: the run's, else ch1..chC)")
     e.add_argument("--scale", type=float, default=None, help="divide pixels by SCALE (e.g. 255, 65535, 10000 for Sentinel-2) "
                    "for a model that records no input range (default: the model's own range, else the values as stored)")
+    _value_options(e)
     e.add_argument("--channel-axis", type=int, default=None, choices=[0, -1], help="for arrays and TIFFs whose channel "
                    "axis cannot be told from their shape: 0 (channels first) or -1 (channels last)")
     e.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE (default: the model's input size; "
@@ -469,6 +482,7 @@ def _explore_parser(sub, fmt):
     x.add_argument("--classes", default=None, metavar="NAMES", help="comma-separated class names (default: the run's)")
     x.add_argument("--channel-names", default=None, metavar="NAMES", help="comma-separated channel names (default: the run's)")
     x.add_argument("--scale", type=float, default=None, help="divide pixels by SCALE for a model that records no input range")
+    _value_options(x)
     x.add_argument("--channel-axis", type=int, default=None, choices=[0, -1], help="0 (channels first) or -1 (last) for "
                    "arrays and TIFFs whose channel axis cannot be told from their shape")
     x.set_defaults(func=cmd_explore)
@@ -507,12 +521,20 @@ def _interrupted(args) -> str:
     if args.command == "explain" and _is_dataset(args): return " (the rows written so far are kept: add --resume to continue)"
     return ""
 
+def _joined_ranges(argv: list) -> list:
+    "`--input-range -1,1` as `--input-range=-1,1`: argparse would take the value for an option because of its '-'."
+    out = []
+    for a in argv:
+        if out and out[-1] == "--input-range" and a.startswith("-"): out[-1] = f"--input-range={a}"
+        else: out.append(a)
+    return out
+
 def main(
     argv: list[str] | None = None,  # arguments without the program name; None: sys.argv[1:]
 ) -> int:
     "Run the `channelgradcam` command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."
     parser = _parser()
-    try: args = parser.parse_args(argv)
+    try: args = parser.parse_args(_joined_ranges(sys.argv[1:] if argv is None else list(argv)))
     except SystemExit as e: return int(e.code or 0)
     try:
         from channelgradcam.core import quiet_tensorflow

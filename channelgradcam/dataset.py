@@ -18,7 +18,7 @@ from .images import read_image, list_images, to_float, size_hw
 core.quiet_tensorflow()
 
 # %% auto #0
-__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'value_policy',
+__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'parse_range', 'value_policy',
            'explanation_columns', 'csv_safe', 'csv_unsafe', 'image_classes', 'summary_table', 'ablation_columns',
            'ablation_table', 'confusion_table', 'DatasetExplanation', 'disagreements', 'md_escape', 'class_index',
            'explain_dataset', 'summarize']
@@ -26,7 +26,8 @@ __all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
 import keras
-from .surgery import input_range
+from . import surgery
+from .cam import select_output
 from .cam import ChannelGradCAM
 from .metrics import channel_ablation
 from .train import load_model
@@ -133,12 +134,31 @@ def shard_rows(
     s = parse_shard(shard)
     return np.arange(n) if s is None else np.arange(s[0] - 1, n, s[1])
 
+# %% ../nbs/08_dataset.ipynb #f57b25bf
+def parse_range(
+    value,  # (low, high), or the text "low,high" as typed on a command line
+) -> tuple:
+    "(low, high) as floats: finite, low < high."
+    parts = value.split(",") if isinstance(value, str) else value
+    try: lo, hi = (float(v) for v in parts)
+    except (TypeError, ValueError): lo = hi = float("nan")
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"Expected input_range as two finite numbers low < high, e.g. (-1, 1) or '-1,1'. Received: input_range={value!r}")
+    return lo, hi
+
 # %% ../nbs/08_dataset.ipynb #5726c215
 def value_policy(
     model_range,  # the model's own input range (`surgery.input_range(model)`), or None for a foreign model
     scale=None,  # divide every pixel by this number instead (e.g. 255, 65535, 10000)
+    input_range=None,  # or (low, high) / "low,high": map integer pixels' full range onto it instead, e.g. (-1, 1)
 ) -> tuple:
     "(convert, statement): how a read image becomes the model's float32 pixels, and a sentence saying so."
+    if scale is not None and input_range is not None:
+        raise ValueError(f"Expected scale or input_range, not both. Received: scale={scale!r}, input_range={input_range!r}")
+    if input_range is not None:
+        lo, hi = parse_range(input_range)
+        return ((lambda a: to_float(a, (lo, hi))),
+                f"integer pixels mapped from their type's full range onto [{lo:g}, {hi:g}] (input_range); float pixels as stored")
     if scale is not None:
         try: s = float(scale)
         except (TypeError, ValueError): s = float("nan")
@@ -828,6 +848,8 @@ def explain_dataset(
     channel_names=None,  # the C channel names (list or "R,G,B,NIR"); default: the run's own, else ch1..chC
     classes=None,  # the K class names (list or "a,b"); default: the run's metrics.json, else 0..K-1
     scale=None,  # divide pixels by this (e.g. 255, 65535, 10000); None: the model's own input range, else as stored
+    input_range=None,  # or map integer pixels' full range onto (low, high), e.g. (-1, 1); not with scale
+    output=None,  # the model output to explain (index or name) when it has several
     out=None,  # folder for tables, figures and report, written as the run goes; None: in memory only
     targets=None,  # the class to explain (name or index); None: each image's predicted class
     ablation=None,  # per-class channel ablation: None = when labels are known; True; False
@@ -858,6 +880,7 @@ def explain_dataset(
     shard = parse_shard(shard)
     strategy, devs = _devices(devices)
     net, desc = _load(model, strategy)
+    net = select_output(net, output)
     if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
     (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
     rec = run_info(model)
@@ -865,7 +888,7 @@ def explain_dataset(
     names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
     target = class_index(targets, classes)
     size = size_hw(size) or ((int(h), int(w)) if h and w else None)
-    convert, values = value_policy(input_range(net), scale)
+    convert, values = value_policy(surgery.input_range(net), scale, input_range)
     found = find_inputs(inputs, classes, exclude=out)
     part = shard_rows(len(found), shard)
     has_labels = bool((found.labels[part] >= 0).any())
@@ -874,6 +897,7 @@ def explain_dataset(
                          f"Received: no labelled image among {len(part)}; the model's classes are {classes}")
     baselines = ("mean", "zero") if (has_labels if ablation is None else ablation) else ()
     settings = {"model": desc, "model_sha1": _sha1(np.ascontiguousarray(v).tobytes() for v in net.get_weights()),
+                "output": output if output is None or isinstance(output, str) else int(output),
                 "input_shape": [h, w, C], "classes": classes, "channel_names": names, "values": values,
                 "scale": None if scale is None else float(scale), "targets": None if target is None else classes[target],
                 "size": list(size) if size else None, "channel_axis": channel_axis,

@@ -29,10 +29,11 @@ import ipywidgets as widgets
 from PIL import Image
 from fastcore.basics import patch
 from .images import list_images, read_image
-from .surgery import flatten_model, input_range, spatial_layers
-from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch
+from . import surgery
+from .surgery import flatten_model, spatial_layers
+from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
 from .train import load_model
-from .dataset import explanation_columns, find_inputs, image_classes, run_info, summarize, summary_table, value_policy
+from .dataset import explanation_columns, find_inputs, image_classes, parse_range, run_info, summarize, summary_table, value_policy
 from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
 
 # %% auto #0
@@ -150,6 +151,8 @@ class Explorer:
                  class_names=None, # the model's class names (list or "a,b"); default: the run's, the results', the folders', else indices
                  channel_names=None, # names of the C channels; default: the run's or the results', else "channel 1", ...
                  scale=None, # divide pixels by this (files and arrays); default: the model's input range, else as stored
+                 input_range=None, # or map integer pixels' full range onto (low, high), e.g. (-1, 1); not with scale
+                 output=None, # the model output to explain (index or name) when it has several
                  image_size=None, # (H, W) or an int, for a model of free input size (default 224)
                  channel_axis=None, # 0 or -1 for array/TIFF files whose channel axis is ambiguous
                  batch_size:int=8, # images explained together on a cache miss
@@ -164,14 +167,15 @@ class Explorer:
                 ):
         rec, model = (run_info(model), load_model(model)) if isinstance(model, (str, os.PathLike)) else ({}, model)
         if isinstance(class_names, str): class_names = [c.strip() for c in class_names.split(",")]   # "cat,dog" as on a command line
-        self.model = model
+        self.model = model = select_output(model, output)
         H, W, C = self.input_shape = _model_hw(model, image_size)
         self.K = K = int(model.outputs[0].shape[-1])
         if batch_size < 1 or cache_size < batch_size:
             raise ValueError(f"Expected batch_size >= 1 and cache_size >= batch_size. Received: batch_size={batch_size}, "
                              f"cache_size={cache_size}")
-        self._convert, self.values = value_policy(input_range(model), scale)
-        src = _inputs(images, K, C, class_names if class_names is not None else rec.get("classes"), scale, input_range(model))
+        self._convert, self.values = value_policy(surgery.input_range(model), scale, input_range)
+        value_range = parse_range(input_range) if input_range is not None else surgery.input_range(model)
+        src = _inputs(images, K, C, class_names if class_names is not None else rec.get("classes"), scale, value_range)
         self._x, self.paths, self.results, self._table, self._summary = src.x, src.paths, src.results, src.table, src.summary
         self.channel_axis = channel_axis
         names = class_names if class_names is not None else src.classes

@@ -56,3 +56,79 @@ def test_tiff_layouts_give_the_same_explanation(tmp_path, channels):
         got = explainer.explain(read_image(f, channels=channels))
         np.testing.assert_array_equal(got.maps, want.maps, err_msg=name)
         np.testing.assert_array_equal(got.outputs, want.outputs, err_msg=name)
+
+
+def onet_like(size=24):
+    "A 3-output face model as MTCNN's ONet is built: box (B,4), landmarks (B,10), face probability (B,2); inputs x/127.5-1."
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    return keras.Model(inp, [keras.layers.Dense(4, name="box")(x), keras.layers.Dense(10, name="landmarks")(x),
+                             keras.layers.Dense(2, activation="softmax", name="prob")(x)])
+
+
+@pytest.fixture
+def faces(tmp_path):
+    "(model file, folder of 8-bit PNG crops in class sub-folders, the model): crops of scikit-image's photos, as a user saves them."
+    from PIL import Image
+    from skimage import data
+    model = onet_like()
+    model.save(tmp_path / "onet.keras")
+    photo = data.astronaut()
+    for k, cls in enumerate(["face", "other"]):
+        (tmp_path / "crops" / cls).mkdir(parents=True)
+        for j in range(3):
+            y, x = 40 + 90 * k + 20 * j, 150 + 30 * j
+            Image.fromarray(photo[y:y + 24, x:x + 24]).save(tmp_path / "crops" / cls / f"{cls}{j}.png")
+    return tmp_path / "onet.keras", tmp_path / "crops", model
+
+
+def test_multi_output_model_and_input_range_from_the_cli(tmp_path, faces, capsys):
+    "A 3-output model fed x/127.5-1: refused without --output (listing the outputs); by name and by index the same table."
+    import pandas as pd
+    from PIL import Image
+    from channelgradcam import cli
+    model_file, crops, model = faces
+    assert cli.main(["explain", "--model", str(model_file), str(crops), "--out", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    for want in ["--output", "'box' (None, 4)", "'landmarks' (None, 10)", "'prob' (None, 2)"]: assert want in err, err
+    assert not (tmp_path / "none").exists()
+    runs = {"name": ["--output", "prob", "--input-range", "-1,1"], "index": ["--output", "2", "--input-range=-1,1"]}
+    runs = {k: [*v, "--classes", "face,other"] for k, v in runs.items()}  # the folders name the classes: labels, ablation
+    tables = {}
+    for k, flags in runs.items():
+        assert cli.main(["explain", "--model", str(model_file), str(crops), "--out", str(tmp_path / k), *flags]) == 0
+        tables[k] = pd.read_csv(tmp_path / k / "explanations.csv")
+        assert "[-1, 1] (input_range)" in (tmp_path / k / "report.md").read_text()
+    pd.testing.assert_frame_equal(tables["name"], tables["index"])
+    x = np.stack([np.asarray(Image.open(crops / p.split("crops/")[-1]), np.float32) for p in tables["name"]["path"]])
+    want = model.predict(x / 127.5 - 1, verbose=0)[2]
+    np.testing.assert_allclose(tables["name"]["probability"], want.max(1), rtol=1e-5)
+    assert (tmp_path / "name" / "ablation.csv").exists()
+
+
+def test_input_range_bad_values(tmp_path, faces, capsys):
+    "Bad --input-range values and --input-range with --scale: one line naming the flag, nothing written."
+    from channelgradcam import cli
+    model_file, crops, _ = faces
+    for flags, want in [(["--input-range", "1,-1"], "--input-range '1,-1'"), (["--input-range", "-1"], "--input-range '-1'"),
+                        (["--input-range", "-1,1", "--scale", "255"], "not both")]:
+        out = tmp_path / "out"
+        assert cli.main(["explain", "--model", str(model_file), str(crops), "--out", str(out), "--output", "prob", *flags]) == 1
+        err = capsys.readouterr().err
+        assert want in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()
+
+
+def test_explorer_takes_output_and_input_range(faces):
+    "The explorer explains the chosen output of a multi-output model on the mapped pixels."
+    from channelgradcam.explore import Explorer
+    model_file, crops, model = faces
+    with pytest.raises(ValueError, match="output="): Explorer(model, crops)
+    ex = Explorer(model_file, crops, output="prob", input_range=(-1, 1))
+    assert ex.K == 2 and "(input_range)" in ex.values
+    np.testing.assert_allclose(ex.image(0), np.asarray(read_image(ex.paths[0]), np.float32) / 127.5 - 1, atol=1e-6)
