@@ -17,7 +17,7 @@ quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
 import tensorflow as tf
 import keras
 from .images import to_float
-from .surgery import (add_channel_conv, find_channel_conv, find_layer, flatten_model, graph_steps, input_range,
+from .surgery import (add_channel_conv, as_functional, find_channel_conv, find_layer, flatten_model, graph_steps, input_range,
                                     layer_output, model_input, producer, replay, silence_retracing_warning)
 
 # %% auto #0
@@ -530,14 +530,15 @@ class ChannelGradCAM(BaseCAM):
                  batch_size: int = 32,  # most rows (images × copies × classes) per compiled call: bounds memory
                  seed: int = 0,  # seed of the SmoothGrad noise
                  channel_conv: str = "channel_conv",  # name of the identity layer (a free `channel_conv_i` if taken)
-                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
+                 output: int | str | None = None,  # a multi-output model's output to explain: index or name
+                 input_shape=None):  # (H, W, C) of a subclassed model's images (`surgery.as_functional`); default: its built shape
         if weighting not in ("layercam", "gradcam"):
             raise ValueError(f"Expected weighting='layercam' or 'gradcam'. Received: weighting={weighting!r}")
         if int(smoothgrad) < 0 or noise < 0:
             raise ValueError(f"Expected smoothgrad >= 0 and noise >= 0. Received: smoothgrad={smoothgrad}, noise={noise}")
         self.signed, self.weighting = bool(signed), weighting
         self.smoothgrad, self.noise, self.seed = int(smoothgrad), float(noise), int(seed)
-        m = add_channel_conv(model, channel_conv)
+        m = add_channel_conv(as_functional(model, input_shape), channel_conv)
         self.channel_conv = find_channel_conv(m, channel_conv).name
         super().__init__(m, self.channel_conv, score, batch_size, output)
 

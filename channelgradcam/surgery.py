@@ -17,8 +17,8 @@ import keras
 
 # %% auto #0
 __all__ = ['GraphStep', 'model_graph', 'graph_steps', 'producer', 'replay', 'silence_retracing_warning', 'model_input',
-           'flatten_model', 'find_channel_conv', 'add_channel_conv', 'input_range_layer', 'input_range', 'find_layer',
-           'layer_output', 'spatial_layers']
+           'as_functional', 'flatten_model', 'find_channel_conv', 'add_channel_conv', 'input_range_layer',
+           'input_range', 'find_layer', 'layer_output', 'spatial_layers']
 
 # %% ../nbs/02_surgery.ipynb #48dde8ea
 class GraphStep(NamedTuple):
@@ -144,7 +144,10 @@ def model_input(
         inputs = None
     if not inputs:
         raise ValueError("Expected a model built on a `keras.Input(shape=(H, W, C))`. "
-                         f"Received: model `{model.name}` with no defined input")
+                         f"Received: model `{model.name}` ({type(model).__name__}) with no defined input. A subclassed "
+                         "model: ChannelGradCAM(model, input_shape=(H, W, C)) explains it as one opaque layer "
+                         "(`surgery.as_functional`); layer-level methods (LayerCAM, GradCAM at an inner layer) need it "
+                         "rebuilt on a keras.Input")
     if len(inputs) != 1:
         raise ValueError("Expected a model with a single image input (B, H, W, C). "
                          f"Received: {len(inputs)} inputs of shapes {[tuple(i.shape) for i in inputs]}")
@@ -155,6 +158,37 @@ def model_input(
     if x.shape[-1] is None:
         raise ValueError(f"Expected a known channel count (last axis). Received: input shape={tuple(x.shape)}")
     return x
+
+# %% ../nbs/02_surgery.ipynb #8d1e330a
+def _built_input_shape(model):
+    "The (H, W, C) a subclassed model was first called on, or None (Keras records the shapes it was built for)."
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    s = next(iter(shapes.values())) if len(shapes) == 1 else None
+    return tuple(s)[1:] if isinstance(s, (tuple, list)) and len(s) == 4 else None
+
+def as_functional(
+    model: keras.Model,  # any Keras image model; a subclassed one (a `call`, no `keras.Input`) is wrapped
+    input_shape=None,  # (H, W, C) of its images (H, W may be None); default: the model's input, or the shape it was built on
+) -> keras.Model:
+    "`model` itself if it has a graph, else the functional model `keras.Input(input_shape) → model` (the model as one opaque layer)."
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Expected a keras.Model. Received: model={type(model).__name__}")
+    shape = None if input_shape is None else tuple(None if v is None else int(v) for v in input_shape)
+    if model_graph(model) is not None:
+        have = tuple(model_input(model).shape[1:])
+        if shape is not None and shape != have:
+            raise ValueError(f"Expected input_shape=None or the input shape of model `{model.name}`, {have}. "
+                             f"Received: input_shape={shape}")
+        return model
+    shape = shape or _built_input_shape(model)
+    if shape is None:
+        raise ValueError(f"Expected input_shape=(H, W, C) for model `{model.name}` ({type(model).__name__}), which has "
+                         "no keras.Input and was never called on images. Received: input_shape=None")
+    if len(shape) != 3 or shape[-1] is None:
+        raise ValueError(f"Expected input_shape=(H, W, C) with a known channel count C. Received: input_shape={shape}")
+    inp = keras.Input(shape)
+    outs = keras.tree.flatten(model(inp))
+    return keras.Model(inp, outs[0] if len(outs) == 1 else outs, name=model.name)
 
 # %% ../nbs/02_surgery.ipynb #1216487f
 def _walk(model):

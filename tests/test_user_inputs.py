@@ -132,3 +132,55 @@ def test_explorer_takes_output_and_input_range(faces):
     ex = Explorer(model_file, crops, output="prob", input_range=(-1, 1))
     assert ex.K == 2 and "(input_range)" in ex.values
     np.testing.assert_allclose(ex.image(0), np.asarray(read_image(ex.paths[0]), np.float32) / 127.5 - 1, atol=1e-6)
+
+
+class SubclassedONet(keras.Model):
+    "ONet as MTCNN's loader builds it: a keras.Model subclass wiring its layers in `call`, no keras.Input; box, landmarks, prob."
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.conv1 = keras.layers.Conv2D(8, 3, activation="relu")
+        self.pool = keras.layers.MaxPooling2D()
+        self.conv2 = keras.layers.Conv2D(8, 3, activation="relu")
+        self.flatten = keras.layers.Flatten()
+        self.dense = keras.layers.Dense(16, activation="relu")
+        self.box, self.landmarks = keras.layers.Dense(4), keras.layers.Dense(10)
+        self.prob = keras.layers.Dense(2, activation="softmax")
+
+    def call(self, x):
+        h = self.dense(self.flatten(self.conv2(self.pool(self.conv1(x)))))
+        return self.box(h), self.landmarks(h), self.prob(h)
+
+
+def test_subclassed_model_equals_a_float64_tape():
+    "A subclassed 3-output model, built by calling it on data: ChannelGradCAM's maps equal a float64 GradientTape's."
+    import tensorflow as tf
+    from skimage import data
+    keras.utils.set_random_seed(2)
+    photo = data.astronaut()
+    x = np.stack([photo[y:y + 24, 200:224] for y in (40, 90, 140)]).astype(np.float32) / 255
+    net = SubclassedONet()
+    net(x)  # built by a call on data, as a loader leaves it
+    with pytest.warns(UserWarning, match="logit"):  # its softmax sits inside the opaque call: the probability is explained
+        res = ChannelGradCAM(net, output=2).explain(x, targets=1)
+    net64 = SubclassedONet(dtype="float64")
+    net64(x.astype(np.float64))
+    net64.set_weights([w.astype(np.float64) for w in net.get_weights()])
+    x64 = tf.constant(x, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x64)
+        p = net64(x64)[2][:, 1]
+    g = tape.gradient(p, x64).numpy()
+    want = np.maximum(np.maximum(g, 0) * x, 0)  # LayerCAM at the identity: ReLU(ReLU(∂p/∂x) · x), per channel
+    np.testing.assert_allclose(res.outputs, net64(x64)[2].numpy(), rtol=1e-5)
+    assert np.abs(res.maps - want).max() <= 1e-5 * want.max(), np.abs(res.maps - want).max() / want.max()
+    got = ChannelGradCAM(net, output=2, score="prob", input_shape=(24, 24, 3)).explain(x, targets=1)
+    np.testing.assert_array_equal(got.maps, res.maps)
+
+
+def test_subclassed_model_needs_what_it_lacks():
+    "Never called: input_shape= is asked for; LayerCAM at an inner layer: the error names what is needed."
+    from channelgradcam.cam import LayerCAM
+    with pytest.raises(ValueError, match=r"Expected input_shape=\(H, W, C\)"): ChannelGradCAM(SubclassedONet(), output=2)
+    net = SubclassedONet()
+    net(np.zeros((1, 24, 24, 3), np.float32))
+    with pytest.raises(ValueError, match="layer-level methods .* rebuilt on a keras.Input"): LayerCAM(net, "conv2d", output=2)
