@@ -289,29 +289,36 @@ def _check_writable(fig: pathlib.Path, inputs, force: bool):
                        "replace it, or choose another --out")
 
 # %% ../nbs/11_cli.ipynb #26114aa3
-def _explain_image(args) -> int:
-    "One image: one figure and one JSON line."
-    image = args.inputs[0]
-    fig_path = _figure_path(image, args.out)
-    _check_writable(fig_path, [image], args.force)
-    from channelgradcam.core import atomic_write
-    from channelgradcam.images import read_image
+def _image_setup(args) -> argparse.Namespace:
+    "What the images of one `explain` call share: the model, loaded once, its explainer, names, target and pixel conversion."
     from channelgradcam.surgery import input_range
     from channelgradcam.train import load_model
     from channelgradcam.cam import ChannelGradCAM, select_output
-    from channelgradcam.viz import show_channel_cams
-    from channelgradcam.dataset import run_info, value_policy, find_inputs, class_index, name_list
+    from channelgradcam.dataset import run_info, value_policy, class_index, name_list
     model = select_output(load_model(args.model), args.output)
     (h, w, c), k = model.input_shape[1:], int(model.output_shape[-1])
     rec = run_info(args.model)
     classes = name_list(args.classes, k, "--classes", rec.get("classes"), [str(i) for i in range(k)])
     names = name_list(args.channel_names, c, "--channel-names", rec.get("channel_names"), [f"ch{i + 1}" for i in range(c)])
-    target = class_index(args.target, classes)
     convert, values = value_policy(input_range(model), args.scale, args.input_range)
-    size = (args.size, args.size) if args.size else (h, w) if h and w else None
-    x = convert(read_image(image, size, channels=c, channel_axis=args.channel_axis))[None]
+    return argparse.Namespace(explainer=ChannelGradCAM(model), classes=classes, names=names, channels=c,
+                              target=class_index(args.target, classes), convert=convert, values=values,
+                              size=(args.size, args.size) if args.size else (h, w) if h and w else None)
+
+def _explain_image(args, setup=None) -> int:
+    "One image: one figure and one JSON line (`setup`: what several images of one call share, from `_image_setup`)."
+    image = args.inputs[0]
+    fig_path = _figure_path(image, args.out)
+    _check_writable(fig_path, [image], args.force)
+    from channelgradcam.core import atomic_write
+    from channelgradcam.images import read_image
+    from channelgradcam.viz import show_channel_cams
+    from channelgradcam.dataset import find_inputs
+    s = setup or _image_setup(args)
+    classes, names, values = s.classes, s.names, s.values
+    x = s.convert(read_image(image, s.size, channels=s.channels, channel_axis=args.channel_axis))[None]
     label = int(find_inputs([image], classes).labels[0])
-    res = ChannelGradCAM(model)(x, targets=target)
+    res = s.explainer(x, targets=s.target)
     fig = show_channel_cams(x, res, index=[0], labels=[label], class_names=classes, channel_names=names,
                             title=pathlib.Path(image).name, dpi=args.dpi)
     fig_path.parent.mkdir(parents=True, exist_ok=True)
@@ -364,7 +371,9 @@ def _explain_images(args) -> int:
     if twice: raise CLIError(f"Expected image files with different names for one figure each. Received: two inputs would both "
                              f"be drawn to {twice[0]!r}; rename one, or explain them one by one")
     for f in figs: _check_writable(f, args.inputs, args.force)  # all checked before the first is written
-    for image, f in zip(args.inputs, figs): _explain_image(argparse.Namespace(**{**vars(args), "inputs": [image], "out": str(f)}))
+    setup = _image_setup(args)  # the model is loaded (and its explainer compiled) once for all the images
+    for image, f in zip(args.inputs, figs):
+        _explain_image(argparse.Namespace(**{**vars(args), "inputs": [image], "out": str(f)}), setup)
     return 0
 
 def cmd_explain(args) -> int:

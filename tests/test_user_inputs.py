@@ -184,3 +184,19 @@ def test_subclassed_model_needs_what_it_lacks():
     net = SubclassedONet()
     net(np.zeros((1, 24, 24, 3), np.float32))
     with pytest.raises(ValueError, match="layer-level methods .* rebuilt on a keras.Input"): LayerCAM(net, "conv2d", output=2)
+
+
+def test_several_images_load_the_model_once(tmp_path, faces, capsys, monkeypatch):
+    "`explain a.png b.png c.png --out fig.png`: one figure and one JSON line per image, the model loaded once for all."
+    import json
+    from channelgradcam import cli, train
+    model_file, crops, _ = faces
+    images = sorted(str(p) for p in crops.rglob("*.png"))[:3]
+    loads = []
+    real = train.load_model
+    monkeypatch.setattr(train, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    flags = ["--output", "prob", "--input-range=-1,1"]
+    assert cli.main(["explain", "--model", str(model_file), *images, "--out", str(tmp_path / "fig.png"), *flags]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [l["image"] for l in lines] == images and len(loads) == 1, (len(lines), len(loads))
+    assert sorted(p.name for p in tmp_path.glob("fig-*.png")) == sorted(f"fig-{p.rsplit('/', 1)[-1][:-4]}.png" for p in images)
