@@ -27,7 +27,7 @@ __all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard
 import tensorflow as tf
 import keras
 from . import surgery
-from .cam import select_output
+from .cam import select_output, _output_names
 from .cam import ChannelGradCAM
 from .metrics import channel_ablation
 from .train import load_model
@@ -897,7 +897,7 @@ def explain_dataset(
                          f"Received: no labelled image among {len(part)}; the model's classes are {classes}")
     baselines = ("mean", "zero") if (has_labels if ablation is None else ablation) else ()
     settings = {"model": desc, "model_sha1": _sha1(np.ascontiguousarray(v).tobytes() for v in net.get_weights()),
-                "output": output if output is None or isinstance(output, str) else int(output),
+                "output": None if output is None else _output_names(net)[0],  # by name: output=2 and output="prob" are one run
                 "input_shape": [h, w, C], "classes": classes, "channel_names": names, "values": values,
                 "scale": None if scale is None else float(scale), "targets": None if target is None else classes[target],
                 "size": list(size) if size else None, "channel_axis": channel_axis,

@@ -200,3 +200,16 @@ def test_several_images_load_the_model_once(tmp_path, faces, capsys, monkeypatch
     lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert [l["image"] for l in lines] == images and len(loads) == 1, (len(lines), len(loads))
     assert sorted(p.name for p in tmp_path.glob("fig-*.png")) == sorted(f"fig-{p.rsplit('/', 1)[-1][:-4]}.png" for p in images)
+
+
+def test_resume_knows_the_output(tmp_path, faces):
+    "A run of a multi-output model resumes with the same output (by name or index) and refuses another one."
+    from channelgradcam.dataset import explain_dataset
+    model_file, crops, _ = faces
+    out = tmp_path / "run"
+    first = explain_dataset(model_file, crops, output="prob", input_range=(-1, 1), out=out, ablation=False, progress=False)
+    again = explain_dataset(model_file, crops, output=2, input_range=(-1, 1), out=out, resume=True, ablation=False, progress=False)
+    assert list(again.table["path"]) == list(first.table["path"])
+    with pytest.raises(ValueError, match="output='landmarks' \\(the run has 'prob'\\)"):
+        explain_dataset(model_file, crops, output="landmarks", input_range=(-1, 1), out=out, resume=True, ablation=False,
+                        progress=False)
