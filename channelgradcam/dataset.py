@@ -880,7 +880,7 @@ def explain_dataset(
     shard = parse_shard(shard)
     strategy, devs = _devices(devices)
     net, desc = _load(model, strategy)
-    net = select_output(net, output)
+    net = select_output(surgery.as_functional(net), output)  # a subclassed model: one opaque layer, at its built shape
     if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
     (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
     rec = run_info(model)

@@ -213,3 +213,16 @@ def test_resume_knows_the_output(tmp_path, faces):
     with pytest.raises(ValueError, match="output='landmarks' \\(the run has 'prob'\\)"):
         explain_dataset(model_file, crops, output="landmarks", input_range=(-1, 1), out=out, resume=True, ablation=False,
                         progress=False)
+
+
+def test_subclassed_model_explains_a_folder(faces):
+    "explain_dataset on a subclassed 3-output model built by a call on data: the chosen output's probabilities."
+    from PIL import Image
+    from channelgradcam.dataset import explain_dataset
+    _, crops, _ = faces
+    net = SubclassedONet()
+    net(np.zeros((1, 24, 24, 3), np.float32))
+    with pytest.warns(UserWarning, match="logit"):
+        res = explain_dataset(net, crops, output=2, input_range=(-1, 1), ablation=False, progress=False)
+    x = np.stack([np.asarray(Image.open(p), np.float32) for p in res.table["path"]]) / 127.5 - 1
+    np.testing.assert_allclose(res.table["probability"], np.asarray(net(x)[2]).max(1), rtol=1e-5)
