@@ -17,8 +17,9 @@ quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
 import tensorflow as tf
 import keras
 from .images import to_float
-from .surgery import (add_channel_conv, as_functional, find_channel_conv, find_layer, flatten_model, graph_steps, input_range,
-                                    layer_output, model_input, producer, replay, silence_retracing_warning)
+from .surgery import (add_channel_conv, as_functional, find_channel_conv, find_layer, flatten_model, graph_steps,
+                                    input_range, layer_output, model_graph, model_input, producer, replay,
+                                    silence_retracing_warning)
 
 # %% auto #0
 __all__ = ['as_image_batch', 'channel_importance', 'normalize_jointly', 'split_head', 'select_output', 'resolve_targets',
@@ -151,6 +152,7 @@ def select_output(
     output: int | str | None = None,  # the output to explain: an index or a name (`model.output_names`); None: the only one
 ) -> keras.Model:
     "`model` itself if it has one output, else a model sharing its layers whose only output is `output`."
+    if model_graph(model) is None: model_input(model)  # a subclassed model has no outputs to choose from: say what it needs
     outs = list(model.outputs)
     names = _output_names(model)
     listing = "; ".join(f"{i}: {n!r} {tuple(t.shape)}" for i, (n, t) in enumerate(zip(names, outs)))
