@@ -7,7 +7,6 @@ Docs: https://channelgradcam.github.io/channelgradcam/cli.html.md"""
 # %% ../nbs/11_cli.ipynb #df910529
 from __future__ import annotations
 import argparse, json, os, pathlib, re, sys, time
-import numpy as np
 
 # %% auto #0
 __all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_explore', 'cmd_demo', 'main']

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from .core import atomic_write, progress as _progress, quiet_tensorflow
-from .images import IMAGE_EXTS, read_image, to_float, size_hw
+from .images import IMAGE_EXTS, layout_class, read_image, to_float, size_hw
 
 # %% auto #0
 __all__ = ['SHAPES', 'ImageIndex', 'index_images', 'split', 'ChannelCache', 'load_channels', 'load_rgb', 'write_skipped',
@@ -49,11 +49,12 @@ def _scan(folder: Path, skipped: list, recursive: bool) -> list:
 
 def _kaggle(root, top):
     "(paths, class names) of Kaggle-style files `class.id.ext` in `root`."
-    bad = [p.name for p in top if len(p.name.split(".")) < 3 or not p.name.split(".")[0]]
+    names = [layout_class(p, root)[1] for p in top]
+    bad = [p.name for p, n in zip(top, names) if n is None]
     if bad:
         raise ValueError(f"Expected Kaggle names like 'cat.123.jpg' (class = text before the first dot) or one sub-folder "
                          f"per class. Received: {len(bad)} of {len(top)} images in {str(root)!r} with no class prefix (e.g. {bad[:3]})")
-    return top, [p.name.split(".")[0] for p in top]
+    return top, names
 
 def index_images(
     imdir,  # a folder: Kaggle names (cat.1.jpg) in it, or one sub-folder per class

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from scipy import stats
 from fastcore.basics import patch
 from . import core
-from .images import read_image, list_images, to_float, size_hw
+from .images import layout_class, read_image, list_images, to_float, size_hw
 core.quiet_tensorflow()
 
 # %% auto #0
@@ -89,7 +90,7 @@ def find_inputs(
     classes,  # the model's class names (labels are indices into them)
     exclude=None,  # a folder whose files are never inputs (the output folder)
 ) -> DatasetInputs:
-    "The image files of `inputs` with their true labels from class sub-folders."
+    "The image files of `inputs` with their true labels from class sub-folders or Kaggle names (`layout_class`)."
     found = list_images(inputs)
     exact = {c: k for k, c in enumerate(classes)}
     folded = {}
@@ -99,11 +100,9 @@ def find_inputs(
     for p, root in zip(found.paths, found.roots):
         if ex is not None and _inside(p, ex):
             skipped.append((str(p), "inside the output folder")); continue
-        direct = Path(p) == Path(root)
-        rel = Path(p).relative_to(root).parts if not direct else ()
-        folder = Path(p).parent.name if direct else (rel[0] if len(rel) > 1 else None)
-        k = exact.get(folder, folded.get(folder.casefold(), -1)) if folder else -1
-        if k < 0 and folder and not direct: unmatched.add(folder)
+        folder, kaggle = layout_class(p, root)
+        k = next((exact.get(c, folded.get(c.casefold(), -1)) for c in (folder, kaggle) if c and c.casefold() in folded), -1)
+        if k < 0 and folder and Path(p) != Path(root): unmatched.add(folder)
         paths.append(str(p)); labels.append(k)
     if not paths:
         raise ValueError(f"Expected at least one image. Received: inputs={inputs!r} ({len(skipped)} file(s) skipped"
@@ -224,12 +223,12 @@ def _shown(group, classes, most) -> list:
 
 # %% ../nbs/08_dataset.ipynb #ba4d7257
 def _bootstrap(v, n_boot, rng, ci) -> tuple:
-    "(low, high) percentile interval of the column means of v (n, C) over `n_boot` resamples of its rows."
+    "(low, high) percentile interval of the column means of v (n, C) over `n_boot` resamples of its rows (SciPy)."
     n = len(v)
     if n < 2 or n_boot < 1: return v.mean(0), v.mean(0)
-    step = max(1, int(4e6 // (n * v.shape[1])))  # resamples per chunk: bounded memory for large classes
-    means = [v[rng.integers(0, n, (min(step, n_boot - s), n))].mean(1) for s in range(0, n_boot, step)]
-    return tuple(np.quantile(np.concatenate(means), [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0))
+    r = stats.bootstrap((v,), np.mean, n_resamples=n_boot, confidence_level=ci, method="percentile", axis=0, vectorized=True,
+                        rng=rng, batch=max(1, int(4e6 // (n * v.shape[1]))))  # resamples per batch: bounded memory
+    return tuple(r.confidence_interval)
 
 def summary_table(
     table: pd.DataFrame,  # explanations (the columns of `explanation_columns`)

@@ -28,7 +28,7 @@ import pandas as pd
 import ipywidgets as widgets
 from PIL import Image
 from fastcore.basics import patch
-from .images import list_images, read_image
+from .images import layout_class, list_images, read_image
 from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
@@ -73,25 +73,14 @@ def _resolve(path, folder: Path) -> str:
 
 # %% ../nbs/09_explore.ipynb #d0d98fc1
 def _folder_classes(images) -> list:
-    "Class names a folder layout suggests: the sub-folders of the input folders, else the 'class' of 'class.id.ext' names."
+    "Class names a folder layout suggests (`layout_class`): the class sub-folders of the input folders, else the Kaggle names' classes."
     found = list_images(images)
     subs, prefixes = set(), set()
     for p, root in zip(found.paths, found.roots):
-        p, root = Path(p), Path(root)
-        rel = p.relative_to(root).parts if p != root else ()
-        if len(rel) > 1: subs.add(rel[0])
-        elif p.name.count(".") >= 2: prefixes.add(p.name.split(".")[0])
+        folder, kaggle = layout_class(p, root)
+        if folder and Path(p) != Path(root): subs.add(folder)
+        elif kaggle: prefixes.add(kaggle)
     return sorted(subs or prefixes)
-
-def _file_labels(images, classes):
-    "(paths, labels) of the image files `images` names: class sub-folders first, then 'class.id.ext' names; -1 unknown."
-    found = find_inputs(images, classes)
-    labels = found.labels.copy()
-    fold = {c.casefold(): k for k, c in reversed(list(enumerate(classes)))}
-    for i, p in enumerate(found.paths):
-        name = Path(p).name
-        if labels[i] < 0 and name.count(".") >= 2: labels[i] = fold.get(name.split(".")[0].casefold(), -1)
-    return list(found.paths), labels
 
 # %% ../nbs/09_explore.ipynb #03209543
 @dataclasses.dataclass
@@ -121,8 +110,8 @@ def _inputs(images, # array, files/folders/@lists, or a results folder
                        classes=ds.classes, channels=ds.channel_names, results=results, table=ds.table, summary=ds.summary)
     if _is_paths(images):
         classes = class_names if class_names is not None else (g if len(g := _folder_classes(images)) == K else None)
-        paths, labels = _file_labels(images, [str(c) for c in classes or range(K)])
-        return _Inputs(paths=paths, labels=labels, classes=classes)
+        found = find_inputs(images, [str(c) for c in classes or range(K)])
+        return _Inputs(paths=list(found.paths), labels=found.labels, classes=classes)
     return _Inputs(x=as_image_batch(images, C) / np.float32(scale) if scale is not None else as_image_batch(images, C, value_range))
 
 # %% ../nbs/09_explore.ipynb #83be8500
@@ -682,15 +671,10 @@ def _abs_inputs(images) -> list:
 
 # %% ../nbs/09_explore.ipynb #9693afde
 def _children(pid) -> list:
-    "Ids of every process started (directly or not) by process `pid` that is still alive (Linux /proc; [] elsewhere)."
-    kids = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try: kids.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError): continue
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []): out.append(c); todo.append(c)
-    return out
+    "Ids of every process started (directly or not) by process `pid` that is still alive."
+    import psutil  # the app extra's (ipykernel needs it too)
+    try: return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess: return []
 
 def _is_error(line:str) -> bool:
     "Is this line of Voilà's log an error: Tornado's `[E ...]`, a `[W ...]` 5xx answer (it carries the reason), traitlets' `ERROR |`, a traceback's last line?"

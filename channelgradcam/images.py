@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 # %% auto #0
 __all__ = ['PHOTO_EXTS', 'TIFF_EXTS', 'ARRAY_EXTS', 'IMAGE_EXTS', 'ImageReadError', 'luminance', 'size_hw', 'read_image',
-           'to_float', 'ImageList', 'list_images']
+           'to_float', 'ImageList', 'list_images', 'layout_class']
 
 # %% ../nbs/01_images.ipynb #add93da8
 PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pgm")
@@ -273,3 +273,15 @@ def _add(out: ImageList, p: Path, root: Path):
     if p != root and _hidden(p, root): out.skipped.append((p, "hidden"))
     elif p.suffix.lower() not in IMAGE_EXTS: out.skipped.append((p, f"not an image ({p.suffix or 'no extension'})"))
     else: out.paths.append(p); out.roots.append(root)
+
+# %% ../nbs/01_images.ipynb #7c346d81
+def layout_class(
+    path,  # an image file
+    root,  # the input it was found from: a folder, or the file itself (`ImageList.roots`)
+) -> tuple:
+    "(folder, kaggle): the class sub-folder of `path` under `root` (its own folder if given by itself) and the 'cat' of a Kaggle name 'cat.1.jpg'; None where absent."
+    p, root = Path(path), Path(root)
+    rel = p.relative_to(root).parts if p != root else ()
+    folder = p.parent.name if p == root else rel[0] if len(rel) > 1 else None
+    parts = p.name.split(".")
+    return folder or None, parts[0] if len(parts) >= 3 and parts[0] else None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
+from scipy.stats import rankdata
 from .core import gaussian_blur, quiet_tensorflow
 quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
 import keras
@@ -141,12 +141,6 @@ class Agreement:
         s = self.spearman[np.isfinite(self.spearman)]
         return float(s.mean()) if len(s) else float("nan")
 
-def _avg_ranks(a):
-    "Average ranks (1-based) along the last axis, ties share their mean rank; vectorized over rows."
-    less = (a[..., None, :] < a[..., :, None]).sum(-1)
-    equal = (a[..., None, :] == a[..., :, None]).sum(-1)
-    return less + (equal + 1) / 2
-
 # %% ../nbs/07_metrics.ipynb #554d1c4b
 def importance_agreement(
     cam_importance,               # (B,C) importance from an explainer, e.g. CAMResult.importance
@@ -160,7 +154,7 @@ def importance_agreement(
         if not np.isfinite(v).all(): raise ValueError(f"Expected finite {n}. Received: {n} with NaN or inf")
     if a.shape != b.shape: raise ValueError("Expected tables of the same shape (shapes differ). "
                                             f"Received: cam_importance.shape={a.shape}, ablation_importance.shape={b.shape}")
-    ra, rb = _avg_ranks(a), _avg_ranks(b)
+    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)  # ties share their mean rank
     ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
     den = np.sqrt((ra**2).sum(1) * (rb**2).sum(1))
     with np.errstate(invalid="ignore", divide="ignore"):

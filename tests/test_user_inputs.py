@@ -228,3 +228,25 @@ def test_subclassed_model_explains_a_folder(faces):
         res = explain_dataset(net, crops, output=2, input_range=(-1, 1), ablation=False, progress=False)
     x = np.stack([np.asarray(Image.open(p), np.float32) for p in res.table["path"]]) / 127.5 - 1
     np.testing.assert_allclose(res.table["probability"], np.asarray(net(x)[2]).max(1), rtol=1e-5)
+
+
+def test_kaggle_named_folder_is_labelled_by_explain(tmp_path):
+    "A folder named as Kaggle's cats-vs-dogs (cat.1.jpg, dog.1.jpg): `explain` labels it as `train` does, so it runs the ablation."
+    import pandas as pd
+    from PIL import Image
+    from skimage import data
+    from channelgradcam.cli import main
+    from channelgradcam.data import index_images
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for cls, photo in (("cat", data.chelsea()), ("dog", data.coffee())):
+        for j in range(3):
+            Image.fromarray(photo[40 * j:40 * j + 64, 60 * j:60 * j + 64]).save(folder / f"{cls}.{j + 1}.jpg")
+    small_cnn(3).save(tmp_path / "model.keras")
+    out = tmp_path / "out"
+    assert main(["explain", str(folder), "--model", str(tmp_path / "model.keras"), "--classes", "cat,dog", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "explanations.csv", keep_default_na=False)
+    want = index_images(folder)  # the labels `train` reads from the same folder
+    test_labels = dict(zip(map(str, want.paths), (want.classes[k] for k in want.labels)))
+    assert list(table["label"]) == [test_labels[p] for p in table["path"]]
+    assert (out / "ablation.csv").is_file()
