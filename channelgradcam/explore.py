@@ -580,10 +580,11 @@ def _draw_dataset(self:Explorer):
             if w.value != ds[k] and ds[k] in values: w.value = ds[k]
     finally: self._hold = hold
     _show_png(self.summary_view, figure_png(self.summary_figure, pixel_ratio=self.pixel_ratio), self.summary_figure)
+    from html import escape  # names come from the user's folders and files: shown as text, never run as markup
     s = self.summary
     rows = s[s["class"] == ds["group"]]
     self.summary_text.value = "mean importance [95 % interval]: " + " · ".join(
-        f"<b>{r.channel}</b> {r.mean:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in rows.itertuples())
+        f"<b>{escape(str(r.channel))}</b> {r.mean:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in rows.itertuples())
     old = list(self.gallery_box.children)
     imp, groups = self.table[f"importance_{ds['channel']}"].to_numpy(float), image_classes(self.table)
     cells = []
@@ -599,7 +600,7 @@ def _draw_dataset(self:Explorer):
         for w in (*cell.children, cell): w.close()
     # the caption changes last: a page that shows it already shows the new thumbnails (a click on an old, closed one
     # would be lost)
-    self.gallery_caption.value = (f"Images of <b>{ds['group']}</b> by <b>{ds['channel']}</b> importance, {ds['order']} first "
+    self.gallery_caption.value = (f"Images of <b>{escape(str(ds['group']))}</b> by <b>{escape(str(ds['channel']))}</b> importance, {ds['order']} first "
                                   f"({len(self.gallery)} shown); click one to open it.")
 
 # %% ../nbs/09_explore.ipynb #b1877f33
@@ -730,6 +731,15 @@ class ExplorerServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 # %% ../nbs/09_explore.ipynb #94f1299f
+def _server_config(folder:Path) -> str:
+    "Write Voilà's settings (read from `JUPYTER_CONFIG_DIR`, not the command line that other users can see) into the page's folder; the page's secret token."
+    import json, secrets
+    token = secrets.token_urlsafe(24)
+    settings = {"Voila": {"token": token},  # without it a page (and a kernel) for anyone on this machine, or a web page rebinding a name to 127.0.0.1
+                "VoilaConfiguration": {"file_allowlist": []}}  # the page's pictures travel in its widgets: no file is served
+    (folder / "voila.json").write_text(json.dumps(settings))
+    return token
+
 def start_server(model, # a .keras/.h5 file or a training run folder; or a keras.Model (saved for the page)
                  images, # image files, folders, @list.txt files, or a results folder of `explain_dataset` (one or a list)
                  port:int|None=None, # port on 127.0.0.1; None: a free one
@@ -757,7 +767,8 @@ def start_server(model, # a .keras/.h5 file or a training run folder; or a keras
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_page_source(model, images, options))])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / _PAGE)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        token = _server_config(folder)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "JUPYTER_CONFIG_DIR": str(folder)}
         cmd = [sys.executable, "-m", "voila", _PAGE, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
                "--Voila.port_retries=0", "--show_tracebacks=True"]
         with open(folder / "voila.log", "w") as log:
@@ -766,7 +777,8 @@ def start_server(model, # a .keras/.h5 file or a training run folder; or a keras
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    server = ExplorerServer(proc, f"http://127.0.0.1:{port}/", folder, folder / "voila.log")
+    base = f"http://127.0.0.1:{port}/"
+    server = ExplorerServer(proc, f"{base}?token={token}", folder, folder / "voila.log")
     try:
         end = time.monotonic() + timeout
         while True:
@@ -774,7 +786,7 @@ def start_server(model, # a .keras/.h5 file or a training run folder; or a keras
                 raise RuntimeError(f"Expected Voilà to serve the explorer. Received: Voilà exited with status "
                                    f"{proc.returncode}:\n{server.log_tail()}")
             try:
-                with urllib.request.urlopen(server.url + "channelgradcam-readiness-probe", timeout=5): break
+                with urllib.request.urlopen(base + "channelgradcam-readiness-probe", timeout=5): break
             except urllib.error.HTTPError: break      # an answer (404): the server is up
             except OSError: pass
             if time.monotonic() > end:

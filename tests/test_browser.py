@@ -457,3 +457,53 @@ def test_explorer_in_jupyterlab(browser, tmp_path):
     seconds = time.monotonic() - t0
     (out / "timing.txt").write_text(f"total {seconds:.1f} s\n")
     print(f"JupyterLab browser test: {seconds:.1f} s")
+
+
+HOSTILE_CLASS = "<img src=x onerror=alert(1)>"  # a class folder named by a hostile user
+HOSTILE_FILE = "<img src=y onerror=alert(2)><b>bold.png"
+HOSTILE_CHANNEL = "<i>R"
+
+
+def test_explorer_escapes_names(browser, tmp_path):
+    """Class folders, file names and channel names that are HTML reach the Voilà page as text: no script runs (no
+    dialog, no injected element) and the names show literally."""
+    require_module("voila")
+    import keras
+    from channelgradcam.explore import start_server
+    rng = np.random.default_rng(0)
+    for c, names in ((HOSTILE_CLASS, [HOSTILE_FILE, "plain.png"]), ("dog", ["0.png", "1.png"])):
+        (tmp_path / "set" / c).mkdir(parents=True)
+        for n in names:
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "set" / c / n)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(inp))
+    keras.Model(inp, keras.layers.Dense(2, activation="softmax")(x)).save(tmp_path / "m.keras")
+    out = artifacts("escaping")
+    server = start_server(tmp_path / "m.keras", tmp_path / "set", port=free_port(), class_names=[HOSTILE_CLASS, "dog"],
+                          channel_names=[HOSTILE_CHANNEL, "G", "B"])
+    ctx, page, errors = _page(browser)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(server.url, timeout=APPEAR_S * 1000)
+        page.wait_for_selector(".widget-slider", timeout=APPEAR_S * 1000)
+        scope = page.locator("body")
+        _tab(scope, "Data set")
+        _wait_gallery(scope, "escaping", lambda g: len(g) == 4, "the four images", timeout=APPEAR_S)
+        _choose(_select(scope, "(all)"), lambda t: t.startswith(HOSTILE_CLASS + " "))
+        _wait_caption(scope, "escaping", f"Images of {HOSTILE_CLASS} by")
+        _choose(_select(scope, HOSTILE_CHANNEL), lambda t: t == HOSTILE_CHANNEL)
+        _wait_caption(scope, "escaping", f"by {HOSTILE_CHANNEL} importance")
+        page.screenshot(path=out / "escaped.png", full_page=True)
+        text = page.inner_text("body")
+        injected = page.evaluate("""() => [...document.querySelectorAll('img[src="x"], img[src="y"], i:not([class]), b')]
+            .filter(e => e.tagName !== 'B' || e.textContent.includes('bold')).map(e => e.outerHTML)""")
+    finally:
+        (out / "voila.log").write_text(server.log_tail(20000))
+        ctx.close()
+        server.stop()
+    assert not dialogs, f"a script ran on the page: alert({dialogs})"
+    assert not injected, f"markup from names reached the page as elements: {injected}"
+    for name in (HOSTILE_CLASS, HOSTILE_CHANNEL, HOSTILE_FILE[:20]):
+        assert name in text, f"{name!r} is not shown literally on the page"
