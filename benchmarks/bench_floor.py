@@ -199,12 +199,17 @@ def subprocess_rows(part, cfgs, repeats, workdir):
            "PYTHONPATH": os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")])}
     mod = {"jax": "jax", "torch": "torch"}[part]
     probe = subprocess.run([sys.executable, "-c", f"import {mod}; print({mod}.__version__)"], capture_output=True, text=True)
-    if probe.returncode != 0: return [], f"{mod} not installed (`pip install -e \".[bench]\"`): rows skipped"
+    how = ("`pip install -e \".[bench]\"`" if part == "jax" else
+           "`pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`")
+    if probe.returncode != 0: return [], f"{mod} not installed ({how}): its rows skipped"
     r = subprocess.run([sys.executable, __file__, "--part", part, "--workdir", workdir, "--repeats", str(repeats),
                         "--configs", json.dumps(cfgs)], capture_output=True, text=True, env=env)
     sys.stderr.write(r.stderr[-2000:] if r.returncode else "")
     if r.returncode != 0: return [], f"{mod} part failed (exit {r.returncode}): {r.stderr.strip().splitlines()[-1:]}"
-    return json.loads(r.stdout.strip().splitlines()[-1]), f"{mod} {probe.stdout.strip()}"
+    note = f"{mod} {probe.stdout.strip()}"
+    if part == "torch" and subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True).returncode:
+        note += f" (torchvision not installed ({how}): no torch ResNet50 rows)"
+    return json.loads(r.stdout.strip().splitlines()[-1]), note
 
 
 LABELS = {"tf_forward": "TF bare forward (tf.function)", "tf_grad": "TF forward + input gradient (tape in tf.function)",
