@@ -524,9 +524,10 @@ class LayerCAM(BaseCAM):
                  score: str = "logit",  # "logit" or "prob"
                  gamma: float = 2.0,  # tanh scaling of shallow layers when fusing several layers
                  batch_size: int = 32,  # most rows per compiled call
-                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
+                 output: int | str | None = None,  # a multi-output model's output to explain: index or name
+                 precision: str = "float32"):  # "float32" or "bfloat16" (faster on CPUs with bf16 units; maps not exact)
         self.gamma = float(gamma)
-        super().__init__(model, layer, score, batch_size, output)
+        super().__init__(model, layer, score, batch_size, output, precision)
         order = {l.name: i for i, l in enumerate(self.model.layers)}
         self._deepest = max(range(len(self.layers)), key=lambda i: order.get(self.layers[i].name, -1))
 
