@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_cam.py", "bench_data.py", "bench_explore.py", "bench_dataset.py"]
+BENCHMARKS = ["bench_cam.py", "bench_floor.py", "bench_data.py", "bench_explore.py", "bench_dataset.py"]
 
 
 def machine():

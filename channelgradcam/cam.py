@@ -304,6 +304,23 @@ def _run_fast(flat, x, plan):
         return True
     return replay(flat, [x], call, training=False)
 
+# %% ../nbs/03_cam.ipynb #1fd75cb6
+_PRECISIONS = ("float32", "bfloat16")
+
+def _bfloat16_copy(model, keep=()):
+    "A copy of the functional `model` computing in bfloat16 (Keras `mixed_bfloat16`) with its weights; layers named in `keep` stay float32."
+    def clone(layer):
+        cfg = layer.get_config()
+        if "dtype" in cfg and layer.name not in keep and not isinstance(layer, keras.layers.InputLayer):
+            cfg["dtype"] = "mixed_bfloat16"
+        return type(layer).from_config(cfg)
+    try: copy = keras.models.clone_model(model, clone_function=clone)
+    except Exception as e:
+        raise ValueError(f"Expected a model whose layers Keras can rebuild from their config for precision='bfloat16'. "
+                         f"Received: model `{model.name}` ({type(e).__name__}: {e})") from e
+    for new in copy.layers: new.set_weights(model.get_layer(new.name).get_weights())
+    return copy
+
 # %% ../nbs/03_cam.ipynb #47112ee2
 class BaseCAM:
     "One CAM mechanism: weights × activations → sum over channels (unless per-channel) → ReLU → resize; methods override `_weights`."
@@ -314,7 +331,10 @@ class BaseCAM:
                  layer,  # layer to explain: a name, an index into `model.layers` or a layer; a list of them (LayerCAM)
                  score: str = "logit",  # "logit" (pre-softmax/sigmoid) or "prob" (model output)
                  batch_size: int = 32,  # most rows (images × SmoothGrad copies × classes) per compiled call: bounds memory
-                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
+                 output: int | str | None = None,  # a multi-output model's output to explain: index or name
+                 precision: str = "float32"):  # "float32" or "bfloat16" (faster on CPUs with bf16 units; maps not exact)
+        if precision not in _PRECISIONS:
+            raise ValueError(f"Expected precision='float32' or 'bfloat16'. Received: precision={precision!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
         model_input(model)
@@ -322,6 +342,10 @@ class BaseCAM:
         if not layers: raise ValueError(f"Expected at least one layer. Received: layer={layer!r}")
         layers = [find_layer(model, l) for l in layers]
         self.model, self.layers = select_output(flatten_model(model), output), tuple(layers)
+        if precision == "bfloat16":
+            self.model = _bfloat16_copy(self.model, keep={l.name for l in layers})
+            self.layers = tuple(self.model.get_layer(l.name) for l in layers)
+        self.precision = precision
         self.score, self.batch_size, self.input_range = score, int(batch_size), input_range(model)
         acts = [layer_output(self.model, l) for l in self.layers]
         for l, a in zip(self.layers, acts):
@@ -502,9 +526,10 @@ class LayerCAM(BaseCAM):
                  score: str = "logit",  # "logit" or "prob"
                  gamma: float = 2.0,  # tanh scaling of shallow layers when fusing several layers
                  batch_size: int = 32,  # most rows per compiled call
-                 output: int | str | None = None):  # a multi-output model's output to explain: index or name
+                 output: int | str | None = None,  # a multi-output model's output to explain: index or name
+                 precision: str = "float32"):  # "float32" or "bfloat16" (faster on CPUs with bf16 units; maps not exact)
         self.gamma = float(gamma)
-        super().__init__(model, layer, score, batch_size, output)
+        super().__init__(model, layer, score, batch_size, output, precision)
         order = {l.name: i for i, l in enumerate(self.model.layers)}
         self._deepest = max(range(len(self.layers)), key=lambda i: order.get(self.layers[i].name, -1))
 
@@ -533,7 +558,8 @@ class ChannelGradCAM(BaseCAM):
                  seed: int = 0,  # seed of the SmoothGrad noise
                  channel_conv: str = "channel_conv",  # name of the identity layer (a free `channel_conv_i` if taken)
                  output: int | str | None = None,  # a multi-output model's output to explain: index or name
-                 input_shape=None):  # (H, W, C) of a subclassed model's images (`surgery.as_functional`); default: its built shape
+                 input_shape=None,  # (H, W, C) of a subclassed model's images (`surgery.as_functional`); default: its built shape
+                 precision: str = "float32"):  # "float32" or "bfloat16" (faster on CPUs with bf16 units; maps not exact)
         if weighting not in ("layercam", "gradcam"):
             raise ValueError(f"Expected weighting='layercam' or 'gradcam'. Received: weighting={weighting!r}")
         if int(smoothgrad) < 0 or noise < 0:
@@ -542,7 +568,7 @@ class ChannelGradCAM(BaseCAM):
         self.smoothgrad, self.noise, self.seed = int(smoothgrad), float(noise), int(seed)
         m = add_channel_conv(as_functional(model, input_shape), channel_conv)
         self.channel_conv = find_channel_conv(m, channel_conv).name
-        super().__init__(m, self.channel_conv, score, batch_size, output)
+        super().__init__(m, self.channel_conv, score, batch_size, output, precision)
 
     def _weights(self, a, g):
         if self.weighting == "gradcam": return GradCAM._weights(self, a, g)
