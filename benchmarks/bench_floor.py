@@ -235,7 +235,7 @@ def run(quick=False, repeats=None) -> str:
                 row = next(r for r in rows if all(r[k] == e[k] for k in ("model", "size", "bands", "batch")))
                 row["times"].update(e["times"]); row["diffs"].update(e["diffs"])
     load = os.getloadavg()
-    lines = [f"## The floor and the levers (`benchmarks/bench_floor.py`)\n",
+    lines = ["## The floor and the levers (`benchmarks/bench_floor.py`)\n",
              f"CPU only, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
              f"{'; '.join(notes)}. Medians of {repeats} interleaved calls after warm-up; load average at the end "
              f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min). Models with random weights, logits out: "
