@@ -148,7 +148,10 @@ def test_wheel_with_app_extra_serves_the_page(tmp_path):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failure above: Ctrl-C first, so that `explore` stops Voilà (its own session) and the kernel
+            proc.send_signal(signal.SIGINT)
+            try: proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         log.close()
