@@ -165,7 +165,10 @@ def test_explore_command_page_token_and_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)                                    # Ctrl-C
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None: proc.kill()
+        if proc.poll() is None:  # a failure above: Ctrl-C first, so that `explore` stops Voilà (its own session) too
+            proc.send_signal(signal.SIGINT)
+            try: proc.wait(60)
+            except subprocess.TimeoutExpired: proc.kill()
     out = proc.stdout.read()
     assert "Stopping the explorer" in out and "Traceback" not in out, out
     assert [p for p in running if Path(f"/proc/{p}").exists()] == []        # nothing it started is left
