@@ -503,7 +503,7 @@ def test_explorer_escapes_names(browser, tmp_path):
         (out / "voila.log").write_text(server.log_tail(20000))
         ctx.close()
         server.stop()
-    assert not dialogs, f"a script ran on the page: alert({dialogs})"
+    assert not dialogs, f"a script ran on the page: alert({dialogs}); page errors: {errors[:3]}"
     assert not injected, f"markup from names reached the page as elements: {injected}"
     for name in (HOSTILE_CLASS, HOSTILE_CHANNEL, HOSTILE_FILE[:20]):
         assert name in text, f"{name!r} is not shown literally on the page"

@@ -148,7 +148,7 @@ def test_explore_command_page_token_and_ctrl_c(tmp_path):
         line = proc.stdout.readline()
         m = re.fullmatch(rf"The explorer is at (http://127\.0\.0\.1:{port}/\?token=([\w-]+)) \(Ctrl-C stops it\)", line.strip())
         assert m, line
-        url, token = m.groups()
+        url = m.group(1)
         status, page = _get(port, url.split(str(port), 1)[1])
         assert status == 200 and b"application/vnd.jupyter.widget-view+json" in page and b"Traceback" not in page, page[-2000:]
         running = _children(proc.pid)
@@ -165,7 +165,10 @@ def test_explore_command_page_token_and_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)                                    # Ctrl-C
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None: proc.kill()
+        if proc.poll() is None:  # a failure above: Ctrl-C first, so that `explore` stops Voilà (its own session) too
+            proc.send_signal(signal.SIGINT)
+            try: proc.wait(60)
+            except subprocess.TimeoutExpired: proc.kill()
     out = proc.stdout.read()
     assert "Stopping the explorer" in out and "Traceback" not in out, out
     assert [p for p in running if Path(f"/proc/{p}").exists()] == []        # nothing it started is left
