@@ -149,8 +149,8 @@ class Explorer:
                  sigma:float=0, # display blur at the start (Gaussian sigma in pixels; a slider changes it)
                  smoothgrad:int=8, # SmoothGrad samples when its box is ticked (ChannelGradCAM)
                  rgb=(0, 1, 2), # channels of the colour composite when C > 3
-                 size:float=1.6, # inches per panel of the figure
-                 dpi:int=72, # figure pixels per inch: the figure's natural size on the page
+                 size:float=1.0, # inches per panel of the figure (100 px at 100 dpi: the figure fits a notebook's width)
+                 dpi:int=100, # figure pixels per inch: the figure's natural size on the page (8-pt text: 11 px)
                  pixel_ratio:float=2, # pixels drawn per figure pixel: crisp on high-DPI screens, shown at the natural size
                  thumbnails:int=12, # images shown per class in the data-set view
                 ):

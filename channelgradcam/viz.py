@@ -43,7 +43,7 @@ _register_ipython_png()
 # %% ../nbs/06_viz.ipynb #c40d5ff7
 def new_figure(width:float, # inches
                height:float, # inches
-               dpi:int=72, # figure pixels per inch (72 keeps notebook outputs small)
+               dpi:int=100, # figure pixels per inch: 8-pt text is 11 px on screen
               ) -> CAMFigure:
     "A headless (Agg) `CAMFigure`, not registered with pyplot, of a whole number of pixels."
     fig = CAMFigure(figsize=(round(width * dpi) / dpi, round(height * dpi) / dpi), dpi=dpi)
@@ -147,7 +147,7 @@ def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
                   rgb=(0, 1, 2), # channels (0-based) used for the colour composite when C > 3
                   max_images:int=8, # show at most this many rows
                   size:float=1.6, # inches per panel
-                  dpi:int=72,
+                  dpi:int=100,
                  ) -> Figure:
     "One row per image: colour composite, then each channel in grayscale."
     xd = to_display(x)[:max_images]
@@ -248,7 +248,7 @@ def _image_for_display(xd_i, rgb):
     c = composite(xd_i, rgb)
     return xd_i[..., 0] if c is None else c
 
-def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", size=1.6, dpi=72, label_width=None):
+def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", size=1.6, dpi=100, label_width=None):
     "Figure with one `_ImageRow` per image (in `fig.rows`), room on the left for the row labels."
     B, H, W = imgs.shape[:3]
     L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
@@ -272,7 +272,7 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
              cmap:str="jet",
              max_images:int=8,
              size:float=1.6, # inches per panel
-             dpi:int=72,
+             dpi:int=100,
             ) -> Figure:
     "Image, its CAM, and the CAM overlaid with opacity `alpha`, one row per image."
     xd = to_display(x)
@@ -327,13 +327,13 @@ class _ChannelRow:
                                           extent=(-0.5, W - 0.5, H - 0.5, -0.5)))
             _clean(a)
         self.colorbar = fig.colorbar(self.overlays[0], cax=self.colorbar_axes)
-        self.colorbar.set_ticks([vmin, (vmin + 1) / 2, 1]); self.colorbar.ax.tick_params(labelsize=7)
-        self.colorbar.set_label("map / image max", fontsize=7)
+        self.colorbar.set_ticks([vmin, (vmin + 1) / 2, 1]); self.colorbar.ax.tick_params(labelsize=8)
+        self.colorbar.set_label("map / image max", fontsize=8)
         self.bars = self.bar_axes.barh(np.arange(C), imp_i, color="tab:orange")
         short = [str(k + 1) if n == f"channel {k + 1}" else n[:10] for k, n in enumerate(names)]
-        self.bar_axes.set_yticks(np.arange(C), short, fontsize=7)
+        self.bar_axes.set_yticks(np.arange(C), short, fontsize=8)
         self.bar_axes.set_xlim(0, 1); self.bar_axes.set_xticks([0, 0.5, 1]); self.bar_axes.invert_yaxis()
-        self.bar_axes.tick_params(axis="x", labelsize=7)
+        self.bar_axes.tick_params(axis="x", labelsize=8)
         if title_top: self.bar_axes.set_title("importance", fontsize=9)
         self._titles(imp_i)
         _set_label(self.axes[0], label)
@@ -358,7 +358,7 @@ def _channel_grid(fig, nrows, C):
     ratios = [1] * (int(C > 1) + C) + [0.07, 0.55, 0.9]   # the 0.55 column stays empty: room for colour-bar labels
     return fig.add_gridspec(nrows, len(ratios), width_ratios=ratios, wspace=0.08, hspace=0.25), len(ratios)
 
-def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="jet", note="", size=1.6, dpi=72,
+def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="jet", note="", size=1.6, dpi=100,
                     label_width=None):
     "Figure with one `_ChannelRow` per image (in `fig.rows`); signed maps get a [-1, 1] scale."
     n, H, W, C = xd.shape
@@ -388,7 +388,7 @@ def show_channel_cams(x, # images (B,H,W,C) the result was computed on
                       title:str="", # note for the figure title (e.g. the file name, "SmoothGrad n=8")
                       max_images:int=8,
                       size:float=1.6, # inches per panel
-                      dpi:int=72,
+                      dpi:int=100,
                      ) -> Figure:
     "Each channel with its own map on one shared scale per image, a colour bar, and per-channel importance bars."
     xd = to_display(x)
@@ -424,7 +424,7 @@ class CAMView:
                  rgb=(0, 1, 2), # channels for the colour composite when C > 3
                  cmap:str="jet", # colour map of the maps (signed maps use "RdBu_r")
                  size:float=1.6, # inches per panel
-                 dpi:int=72, # figure pixels per inch: inches × dpi is the figure's natural size on screen
+                 dpi:int=100, # figure pixels per inch: inches × dpi is the figure's natural size on screen
                 ):
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.channel_names, self.rgb, self.cmap, self.size, self.dpi = channel_names, rgb, cmap, size, dpi
@@ -483,7 +483,7 @@ def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMRes
                             labels=None, # legend label per image when average=False
                             ax=None, # draw into this Axes instead of a new figure
                             size:float=1.6, # inches per channel
-                            dpi:int=72,
+                            dpi:int=100,
                            ) -> Figure:
     "Bar chart of per-channel importance: averaged with spread, or per image."
     imp = np.asarray(getattr(importance, "importance", importance), dtype=np.float64)
@@ -508,9 +508,9 @@ def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMRes
         w = 0.8 / B
         for b in range(B):
             ax.bar(pos - 0.4 + w * (b + 0.5), imp[b], width=w, label=str(labels[b]) if labels is not None else f"image {b}")
-        ax.legend(fontsize=7, ncol=min(B, 4))
+        ax.legend(fontsize=8, ncol=min(B, 4))
     ax.set_xticks(pos, names, fontsize=8, rotation=30 if C > 6 else 0)
-    ax.set_ylim(0, 1); ax.set_ylabel("importance (share)", fontsize=8); ax.tick_params(axis="y", labelsize=7)
+    ax.set_ylim(0, 1); ax.set_ylabel("importance (share)", fontsize=8); ax.tick_params(axis="y", labelsize=8)
     if own: fig.tight_layout()
     return fig
 
