@@ -409,7 +409,6 @@ def _markdown(r) -> str:
     k, p, s = r["key_model"], r["pure_model"], r["settings"]
     f3 = lambda v: f"{v:.3f}"
     shares = lambda v: " / ".join(f"{a:.2f}" for a in v)
-    what = "photo" if r["data"] == "faces" else "shape"
     lines = [
         f"# channelgradcam demo report: {r['data']}", "", _describe(r), "",
         "| | key-channel model | pure model |", "| --- | --- | --- |",
@@ -437,10 +436,10 @@ def _markdown(r) -> str:
     if r["data"] == "faces": lines += [_MEAN_NOTE, ""]
     if "pointing_energy" in r:
         lines += [f"{100 * r['pointing_energy']:.0f}% of the key model's channel-1 map mass lies on the channel-1 object.", ""]
-    lines += [f"In the mixed sets channels 2 and 3 show classes drawn independently of channel 1, so in 3 of 4 samples most "
-              f"channels agree with the label and a model that pools its channels can be right without knowing which "
-              f"channel matters. The row where channels 2 and 3 both show the other class separates the models: only a "
-              f"model that reads channel 1 stays accurate there.", ""]
+    lines += ["In the mixed sets channels 2 and 3 show classes drawn independently of channel 1, so in 3 of 4 samples most "
+              "channels agree with the label and a model that pools its channels can be right without knowing which "
+              "channel matters. The row where channels 2 and 3 both show the other class separates the models: only a "
+              "model that reads channel 1 stays accurate there.", ""]
     if r["quick"]:
         lines += ["**Quick run: the targets below are those of the full run. They are relaxed here — not expected to be "
                   "met at this scale — and shown for reference only.**", ""]
