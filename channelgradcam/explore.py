@@ -398,8 +398,8 @@ def _build_image_view(self:Explorer):
                                      layout=lay("200px"), style=style),
              method=widgets.Dropdown(options=list(_METHODS), value=s["method"], description="method", layout=lay("210px"),
                                      style=style),
-             layer=widgets.Dropdown(options=self.layers, value=s["layer"], description="layer", disabled=not spec["layer"],
-                                    layout=lay("210px"), style=style),
+             layer=widgets.Dropdown(options=self.layers if spec["layer"] else [], value=s["layer"] if spec["layer"] else None,
+                                    description="layer", disabled=not spec["layer"], layout=lay("210px"), style=style),
              alpha=widgets.FloatSlider(s["alpha"], min=0, max=1, step=0.05, description="opacity", continuous_update=False,
                                        layout=lay("250px"), style=style),
              sigma=widgets.FloatSlider(s["sigma"], min=0, max=max(4.0, s["sigma"]), step=0.5, description="blur σ",
@@ -428,8 +428,9 @@ def _sync(self:Explorer, key):
     try:
         v = self.state[key]
         self.controls[key].value = bool(v) if key == "smoothgrad" else v
-        if key == "method":
-            self.controls["layer"].disabled = not _METHODS[v]["layer"]
+        if key == "method":  # a method without a layer shows an empty, disabled layer box
+            layer, uses = self.controls["layer"], _METHODS[v]["layer"]
+            layer.options, layer.value, layer.disabled = (self.layers, self.state["layer"], False) if uses else ([], None, True)
             self.controls["smoothgrad"].disabled = not _METHODS[v]["smoothgrad"]
     finally: self._hold = hold
 
@@ -593,7 +594,8 @@ def _draw_dataset(self:Explorer):
         button = widgets.Button(description=f"{imp[i]:.0%} · {name}", tooltip=f"open image {i}: {name} ({groups[i]})",
                                 layout=widgets.Layout(width="100px"))
         button.on_click(lambda _, i=i: self.open(i))
-        thumb = widgets.Image(value=self._thumbnail(i), format="png", layout=widgets.Layout(width="96px", height="auto"))
+        thumb = widgets.Image(value=self._thumbnail(i), format="png", tooltip=f"{name} ({groups[i]})",
+                              layout=widgets.Layout(width="96px", height="auto"))
         cells.append(widgets.VBox([thumb, button], layout=widgets.Layout(width="104px", margin="2px", align_items="center")))
     self.gallery_box.children = cells
     for cell in old:
