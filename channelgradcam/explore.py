@@ -594,8 +594,7 @@ def _draw_dataset(self:Explorer):
         button = widgets.Button(description=f"{imp[i]:.0%} · {name}", tooltip=f"open image {i}: {name} ({groups[i]})",
                                 layout=widgets.Layout(width="100px"))
         button.on_click(lambda _, i=i: self.open(i))
-        thumb = widgets.Image(value=self._thumbnail(i), format="png", tooltip=f"{name} ({groups[i]})",
-                              layout=widgets.Layout(width="96px", height="auto"))
+        thumb = widgets.Image(value=self._thumbnail(i), format="png", layout=widgets.Layout(width="96px", height="auto"))
         cells.append(widgets.VBox([thumb, button], layout=widgets.Layout(width="104px", margin="2px", align_items="center")))
     self.gallery_box.children = cells
     for cell in old:
