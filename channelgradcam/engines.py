@@ -104,7 +104,7 @@ class ChannelGradCAMPredictor:
     def __call__(self,
                  batch: dict,  # columns "path" and "label" (class index, -1 unknown), as Ray Data's map_batches gives
                 ) -> dict:
-        "The batch with the explanations.csv columns added (ablation columns too, empty where unlabelled): Ray/Beam-style."
+        "The batch with the explanations.csv columns added, and the ablation columns (None where unlabelled): Ray/Beam-style."
         from channelgradcam.dataset import explanation_columns, ablation_columns
         s = self.settings
         paths = [str(p) for p in batch["path"]]
@@ -112,7 +112,8 @@ class ChannelGradCAMPredictor:
         out = {c: [r[k] for r in rows] for k, c in enumerate(explanation_columns(s["channel_names"]))}
         if s["baselines"]:
             by_path = iter(abl)
-            cols = ablation_columns(s["channel_names"], s["baselines"])[2:]
+            # the true class's intact probability is "label_probability": "probability" is the explained class's
+            cols = ["correct", "label_probability", *ablation_columns(s["channel_names"], s["baselines"])[4:]]
             got = [next(by_path)[2:] if y >= 0 else [None] * len(cols) for y in np.asarray(batch["label"])]
             out.update({c: [g[k] for g in got] for k, c in enumerate(cols)})
         return {k: np.asarray(v) if k not in ("path",) else np.asarray(v, object) for k, v in {**dict(batch), **out}.items()}

@@ -126,3 +126,31 @@ def test_dask_driver_killed_then_resume(data):
              "--engine", "dask", "--workers", "2", "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
     _same_tables(data / "one", out)
+
+
+@pytest.mark.slow
+def test_ray_map_batches(data):
+    "The same predictor as a Ray Data actor class (pip install \"channelgradcam[ray]\"): rows equal explain_dataset's."
+    ray = pytest.importorskip("ray")
+    import json as js
+    from channelgradcam.dataset import _csv_rows, _read_csv, explanation_columns
+    from channelgradcam.engines import ChannelGradCAMPredictor, predictor_settings
+    run = js.loads((data / "one" / "run.json").read_text())
+    one = _read_csv(data / "one" / "explanations.csv", explanation_columns([f"ch{k}" for k in range(1, 6)]))
+    settings = predictor_settings(["a", "b"], [f"ch{k}" for k in range(1, 6)], 5, (32, 32),
+                                  value_policy={"model_range": None, "scale": None}, baselines=["mean", "zero"],
+                                  dataset_mean=run["dataset_mean"], batch_size=4)
+    items = [{"path": p, "label": ["a", "b"].index(y)} for p, y in zip(one["path"], one["label"])]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}})
+    try:
+        ds = ray.data.from_items(items).map_batches(
+            ChannelGradCAMPredictor, fn_constructor_kwargs={"model": str(data / "cnn.keras"), "settings": settings},
+            batch_size=4, concurrency=2, batch_format="numpy")
+        got = sorted(ds.take_all(), key=lambda r: list(one["path"]).index(str(r["path"])))
+    finally:
+        ray.shutdown()
+    assert [str(r["path"]) for r in got] == list(one["path"])
+    cols = explanation_columns([f"ch{k}" for k in range(1, 6)])
+    text = _csv_rows([[r[c].item() if hasattr(r[c], "item") else r[c] for c in cols] for r in got])
+    want = (data / "one" / "explanations.csv").read_text().split("\n", 1)[1]
+    assert [l for l in text.splitlines() if l not in want.splitlines()] == [], [l for l in want.splitlines() if l not in text.splitlines()]  # byte for byte
