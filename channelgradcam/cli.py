@@ -331,7 +331,7 @@ def _explain_image(args, setup=None) -> int:
     return 0
 
 # %% ../nbs/11_cli.ipynb #a639fb3f
-_DATASET_ONLY = ("resume", "shard", "save_maps", "figures", "no_ablation", "devices")
+_DATASET_ONLY = ("resume", "shard", "save_maps", "figures", "no_ablation", "devices", "engine", "workers", "scheduler")
 
 def _is_dataset(args) -> bool:
     "Explain a data set (tables, report) rather than one image (figure, JSON line)?"
@@ -346,7 +346,7 @@ def _explain_dataset(args) -> int:
                           input_range=args.input_range, output=args.output, out=out, targets=args.target, ablation=False if args.no_ablation else None,
                           batch_size=args.batch_size, size=args.size, channel_axis=args.channel_axis, resume=args.resume,
                           force=args.force, shard=args.shard, devices=args.devices, save_maps=args.save_maps,
-                          figures=args.figures)
+                          figures=args.figures, engine=args.engine, workers=args.workers, scheduler=args.scheduler)
     print(_mean_importance(res), flush=True)
     print(f"{len(res.table)} images explained → {out / 'report.md'}, {out / 'report.html'}", flush=True)
     return 0
@@ -465,6 +465,12 @@ def _explain_parser(sub, fmt):
                    "--out; merge the parts with `channelgradcam summarize`")
     d.add_argument("--devices", default=None, help="comma-separated devices to spread batches over, e.g. GPU:0,GPU:1 "
                    "(default: every visible GPU)")
+    d.add_argument("--engine", default=None, metavar="NAME", help="local (default: this process) or dask (tasks on a Dask "
+                   'cluster, one part file each in --out/parts; pip install "channelgradcam[dask]")')
+    d.add_argument("--workers", type=int, default=None, metavar="N", help="--engine dask without --scheduler: worker "
+                   "processes of the local cluster (default 2)")
+    d.add_argument("--scheduler", default=None, metavar="ADDRESS", help="--engine dask: the address of your cluster's "
+                   "scheduler, e.g. tcp://host:8786 (default: a local cluster, closed after)")
     e.set_defaults(func=cmd_explain)
 
 def _summarize_parser(sub, fmt):

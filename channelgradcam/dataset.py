@@ -464,7 +464,7 @@ def _dataset_mean(reader: _Reader, n: int, most: int = 256) -> tuple:
 
 # %% ../nbs/08_dataset.ipynb #aa0e66e1
 _OUTPUTS = ("explanations.csv", "ablation_images.csv", "summary.csv", "ablation.csv", "confusion.csv", "examples.csv",
-            "summary.png", "report.md", "report.html", "run.json", "progress.json", "skipped.txt", "figures", "maps")
+            "summary.png", "report.md", "report.html", "run.json", "progress.json", "skipped.txt", "figures", "maps", "parts")
 
 def _read_json(path) -> dict:
     try: return json.loads(Path(path).read_text())
@@ -866,6 +866,9 @@ def explain_dataset(
     seed: int = 0,  # bootstrap seed
     progress: bool = True,  # show a progress bar (plain lines when not a terminal)
     callback=None,  # called as callback(rows_done, rows_total) after each batch is written
+    engine=None,  # None/"local": this process; "dask": Dask tasks, each writing one part into out/parts (`engines`)
+    workers=None,  # engine="dask" without a scheduler: worker processes of the LocalCluster (default 2)
+    scheduler=None,  # engine="dask": None (a LocalCluster, closed after), an address "tcp://host:8786", or a Client
 ) -> DatasetExplanation:
     "Explain every image of a data set channel by channel: per-image table, per-class summary and ablation, figure, report."
     t0 = time.perf_counter()
@@ -875,6 +878,11 @@ def explain_dataset(
     if resume and force: raise ValueError("Expected resume or force, not both. Received: resume=True, force=True")
     if (resume or force or save_maps) and out is None:
         raise ValueError("Expected an output folder for resume, force or save_maps. Received: out=None")
+    from channelgradcam import engines
+    engine = engines.check_engine(engine)
+    if engine == "dask" and (figures or save_maps or isinstance(model, keras.Model)):
+        raise ValueError("Expected a model file or run folder (workers load it), figures=0 and save_maps=False with "
+                         f"engine='dask'. Received: model of type {type(model).__name__}, figures={figures!r}, save_maps={save_maps!r}")
     out = Path(out).expanduser() if out is not None else None
     shard = parse_shard(shard)
     strategy, devs = _devices(devices)
@@ -906,7 +914,8 @@ def explain_dataset(
     heads = {"explanations.csv": explanation_columns(names)}
     if baselines: heads["ablation_images.csv"] = ablation_columns(names, baselines)
     lock = core.RunLock(out, "data-set explanation") if out is not None else contextlib.nullcontext()
-    with lock:
+    cluster = engines.dask_client(workers, scheduler) if engine == "dask" else contextlib.nullcontext()
+    with cluster as client, lock:  # the scheduler is reached (or refused) before anything is written
         prev = _open_run(out, settings, resume, force) if out is not None else None
         sink = _Sink(out, heads)
         if prev is not None:
@@ -927,7 +936,15 @@ def explain_dataset(
         try:  # rows are committed per batch: an error or Ctrl-C here leaves a run that resume=True continues
             with core.progress(total=len(todo), desc="explaining" + (f" (resumed after {sink.rows})" if sink.rows else ""),
                                unit="img", enabled=progress) as bar:
-                for r, x, ok in _stream(reader, todo, batch_size):
+                if client is not None:  # the same rows from Dask tasks, one part file each; appended in order
+                    predictor = engines.ChannelGradCAMPredictor(model, engines.predictor_settings(
+                        classes, names, C, size, channel_axis, {"model_range": input_range(net), "scale": scale},
+                        target, baselines, run["dataset_mean"], batch_size))
+                    for texts, n, dt in engines.dask_parts(client, predictor, found, part, sink.rows, batch_size,
+                                                           out / "parts" if out is not None else None, bar, callback):
+                        dtypes |= set(dt)
+                        sink.append({k: texts[k] for k in heads}, n, {"dtypes": sorted(dtypes)})
+                for r, x, ok in (_stream(reader, todo, batch_size) if client is None else ()):
                     r, x, ok = r.numpy(), x.numpy(), ok.numpy()
                     if not ok.all(): raise reader.errors[int(r[~ok][0])]
                     y = found.labels[r]
@@ -964,7 +981,7 @@ def explain_dataset(
         finally: engine.close()
         seconds = time.perf_counter() - t0 + (run.get("seconds") or 0)
         info = {**run, "model": desc, "values": values, "dtypes": sorted(dtypes), "targets": settings["targets"],
-                "devices": devs, "images_per_device": {d: int(n) for d, n in engine.counts.items()} if strategy else None,
+                "devices": devs, "engine": engine, "images_per_device": {d: int(n) for d, n in engine.counts.items()} if strategy else None,
                 "seconds": round(seconds, 3), "n_boot": n_boot, "seed": seed}
         result = DatasetExplanation(
             table, summary_table(table, names, classes, n_boot, seed),

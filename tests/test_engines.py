@@ -1,0 +1,156 @@
+"""explain_dataset on Dask (issue 20): the same tables as one process, resume from part files, summarize, a worker
+SIGKILLed mid-run, the driver killed mid-run, and the errors for a bad --engine, a missing extra, an unreachable
+--scheduler. The cluster tests use a real `LocalCluster(n_workers=2, threads_per_worker=1)` and are slow."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ("explanations.csv", "ablation_images.csv", "summary.csv", "ablation.csv")
+KW = dict(classes="a,b", batch_size=4, examples=1, progress=False)
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    "20 tiles (32 px, 5 bands) in two class folders, a few-layer CNN saved to a file, and its one-process run."
+    from channelgradcam.dataset import explain_dataset
+    import keras
+    tmp = tmp_path_factory.mktemp("engines")
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp / "tiles" / cls).mkdir(parents=True)
+        for k in range(10): np.save(tmp / "tiles" / cls / f"{k}.npy", rng.uniform(0, 1, (32, 32, 5)).astype(np.float32))
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((32, 32, 5))
+    h = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(inp))
+    keras.Model(inp, keras.layers.Dense(2, activation="softmax")(h)).save(tmp / "cnn.keras")
+    explain_dataset(tmp / "cnn.keras", tmp / "tiles", out=tmp / "one", **KW)
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as c:
+        yield c
+
+
+def _same_tables(a, b):
+    for f in TABLES: assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-c", "import sys; from channelgradcam.cli import main; sys.exit(main(sys.argv[1:]))", *map(str, args)], capture_output=True, text=True,
+                          env=_env(), cwd=ROOT, timeout=300)
+
+
+def test_unknown_engine_and_unreachable_scheduler(data):
+    r = _cli("explain", "--model", data / "cnn.keras", data / "tiles", "--out", data / "bad1", "--engine", "spark")
+    assert r.returncode == 1 and "engine='spark'" in r.stderr and "'dask'" in r.stderr, r.stderr
+    assert not (data / "bad1").exists()
+    r = _cli("explain", "--model", data / "cnn.keras", data / "tiles", "--out", data / "bad2", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9")
+    assert r.returncode == 1 and "Expected a reachable Dask scheduler" in r.stderr and "tcp://127.0.0.1:9" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (data / "bad2").exists()
+
+
+def test_dask_extra_missing(data):
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "from channelgradcam.cli import main\n"
+            f"sys.exit(main(['explain', '--model', {str(data / 'cnn.keras')!r}, {str(data / 'tiles')!r}, '--out', {str(data / 'bad3')!r}, '--engine', 'dask']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=300)
+    assert r.returncode == 1 and 'pip install "channelgradcam[dask]"' in r.stderr, r.stderr
+    assert not (data / "bad3").exists()
+
+
+@pytest.mark.slow
+def test_dask_rows_resume_summarize(data, client):
+    from channelgradcam.dataset import explain_dataset, summarize
+    out = data / "dask"
+    explain_dataset(data / "cnn.keras", data / "tiles", out=out, engine="dask", scheduler=client, **KW)
+    _same_tables(data / "one", out)
+    parts = sorted(p.name for p in (out / "parts").glob("part-*.json"))
+    assert parts[:2] == ["part-000000000-000000004.json", "part-000000004-000000008.json"] and len(parts) == 5, parts
+    # resume from parts: the merged tables and two parts gone, as if the driver died before merging them
+    (out / "parts" / parts[1]).unlink(); (out / "parts" / parts[3]).unlink()
+    for f in ("summary.csv", "ablation.csv"): (out / f).unlink()
+    heads = {f: len((out / f).read_text().split("\n", 1)[0]) + 1 for f in ("explanations.csv", "ablation_images.csv")}
+    (out / "progress.json").write_text(json.dumps({"rows": 0, "bytes": heads}))
+    explain_dataset(data / "cnn.keras", data / "tiles", out=out, engine="dask", scheduler=client, resume=True, **KW)
+    _same_tables(data / "one", out)
+    # summarize: a Dask run and a one-process run give the same summary; a run with other settings is refused by name
+    a, b = summarize([out], out=data / "sum_dask"), summarize([data / "one"], out=data / "sum_one")
+    assert a.summary.equals(b.summary)
+    for f in ("summary.csv", "ablation.csv"): assert (data / "sum_dask" / f).read_bytes() == (data / "sum_one" / f).read_bytes()
+    explain_dataset(data / "cnn.keras", data / "tiles", out=data / "s1", shard="1/2", scale=2, **KW)
+    explain_dataset(data / "cnn.keras", data / "tiles", out=data / "s2", shard="2/2", engine="dask", scheduler=client, **KW)
+    with pytest.raises(ValueError, match="in values, scale"): summarize([data / "s1", data / "s2"])
+
+
+@pytest.mark.slow
+def test_dask_worker_killed(data, client):
+    from channelgradcam.dataset import explain_dataset
+    pids = list(client.run(os.getpid).values())
+    killed = []
+    def kill_one(done, total):
+        if not killed: os.kill(pids[0], signal.SIGKILL); killed.append(done)
+    explain_dataset(data / "cnn.keras", data / "tiles", out=data / "killed", engine="dask", scheduler=client,
+                    callback=kill_one, **KW)
+    assert killed and killed[0] < 20
+    _same_tables(data / "one", data / "killed")
+
+
+@pytest.mark.slow
+def test_dask_driver_killed_then_resume(data):
+    out = data / "driver"
+    code = ("import os\nfrom channelgradcam.dataset import explain_dataset\n"
+            "def die(done, total):\n    if done >= 8: os._exit(9)\n"
+            "if __name__ == '__main__':\n"
+            f"    explain_dataset({str(data / 'cnn.keras')!r}, {str(data / 'tiles')!r}, out={str(out)!r}, engine='dask', "
+            f"workers=2, callback=die, **{KW!r})\n")
+    (data / "die.py").write_text(code)
+    r = subprocess.run([sys.executable, str(data / "die.py")], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=600)
+    assert r.returncode == 9, r.stderr[-3000:]
+    assert not (out / "summary.csv").exists() and len(list((out / "parts").glob("part-*.json"))) >= 2
+    r = _cli("explain", "--model", data / "cnn.keras", data / "tiles", "--out", out, "--classes", "a,b", "--batch-size", "4",
+             "--engine", "dask", "--workers", "2", "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _same_tables(data / "one", out)
+
+
+@pytest.mark.slow
+def test_ray_map_batches(data):
+    "The same predictor as a Ray Data actor class (pip install \"channelgradcam[ray]\"): rows equal explain_dataset's."
+    ray = pytest.importorskip("ray")
+    import json as js
+    from channelgradcam.dataset import _csv_rows, _read_csv, explanation_columns
+    from channelgradcam.engines import ChannelGradCAMPredictor, predictor_settings
+    run = js.loads((data / "one" / "run.json").read_text())
+    one = _read_csv(data / "one" / "explanations.csv", explanation_columns([f"ch{k}" for k in range(1, 6)]))
+    settings = predictor_settings(["a", "b"], [f"ch{k}" for k in range(1, 6)], 5, (32, 32),
+                                  value_policy={"model_range": None, "scale": None}, baselines=["mean", "zero"],
+                                  dataset_mean=run["dataset_mean"], batch_size=4)
+    items = [{"path": p, "label": ["a", "b"].index(y)} for p, y in zip(one["path"], one["label"])]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}})
+    try:
+        ds = ray.data.from_items(items).map_batches(
+            ChannelGradCAMPredictor, fn_constructor_kwargs={"model": str(data / "cnn.keras"), "settings": settings},
+            batch_size=4, concurrency=2, batch_format="numpy")
+        got = sorted(ds.take_all(), key=lambda r: list(one["path"]).index(str(r["path"])))
+    finally:
+        ray.shutdown()
+    assert [str(r["path"]) for r in got] == list(one["path"])
+    cols = explanation_columns([f"ch{k}" for k in range(1, 6)])
+    text = _csv_rows([[r[c].item() if hasattr(r[c], "item") else r[c] for c in cols] for r in got])
+    want = (data / "one" / "explanations.csv").read_text().split("\n", 1)[1]
+    assert [l for l in text.splitlines() if l not in want.splitlines()] == [], [l for l in want.splitlines() if l not in text.splitlines()]  # byte for byte
