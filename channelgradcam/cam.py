@@ -23,7 +23,8 @@ from .surgery import (add_channel_conv, as_functional, find_channel_conv, find_l
 
 # %% auto #0
 __all__ = ['as_image_batch', 'channel_importance', 'normalize_jointly', 'split_head', 'select_output', 'resolve_targets',
-           'target_scores', 'CAMResult', 'BaseCAM', 'GradCAM', 'GradCAMPlusPlus', 'LayerCAM', 'ChannelGradCAM']
+           'target_scores', 'CAMResult', 'check_precision', 'BaseCAM', 'GradCAM', 'GradCAMPlusPlus', 'LayerCAM',
+           'ChannelGradCAM']
 
 # %% ../nbs/03_cam.ipynb #4611e60e
 def as_image_batch(
@@ -307,6 +308,12 @@ def _run_fast(flat, x, plan):
 # %% ../nbs/03_cam.ipynb #1fd75cb6
 _PRECISIONS = ("float32", "bfloat16")
 
+def check_precision(precision) -> str:
+    "`precision` if the engine computes in it, else a one-line error naming it."
+    if precision not in _PRECISIONS:
+        raise ValueError(f"Expected precision='float32' or 'bfloat16'. Received: precision={precision!r}")
+    return precision
+
 def _bfloat16_copy(model, keep=()):
     "A copy of the functional `model` computing in bfloat16 (Keras `mixed_bfloat16`) with its weights; layers named in `keep` stay float32."
     def clone(layer):
@@ -333,8 +340,7 @@ class BaseCAM:
                  batch_size: int = 32,  # most rows (images × SmoothGrad copies × classes) per compiled call: bounds memory
                  output: int | str | None = None,  # a multi-output model's output to explain: index or name
                  precision: str = "float32"):  # "float32" or "bfloat16" (faster on CPUs with bf16 units; maps not exact)
-        if precision not in _PRECISIONS:
-            raise ValueError(f"Expected precision='float32' or 'bfloat16'. Received: precision={precision!r}")
+        check_precision(precision)
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}")
         model_input(model)

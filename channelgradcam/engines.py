@@ -29,6 +29,8 @@ def predictor_settings(
     dataset_mean=None,  # the per-channel data-set mean (C,) for the "mean" baseline
     batch_size: int = 32,  # images per explainer call
     threads: int | None = None,  # TensorFlow threads per worker; None: TensorFlow's default
+    output=None,  # the output of a multi-output model to explain (index or name)
+    precision: str = "float32",  # the explainer's compute (`ChannelGradCAM(precision=)`)
 ) -> dict:
     "The data-set-wide settings a `ChannelGradCAMPredictor` needs, computed once by the driver (JSON-able: any engine ships them)."
     to_list = lambda v: None if v is None else [float(x) for x in v]
@@ -36,7 +38,8 @@ def predictor_settings(
     return {"classes": list(classes), "channel_names": list(channel_names), "channels": int(channels),
             "size": list(size) if size else None, "channel_axis": channel_axis, "value_policy": vp,
             "target": None if target is None else int(target), "baselines": list(baselines),
-            "dataset_mean": to_list(dataset_mean), "batch_size": int(batch_size), "threads": threads}
+            "dataset_mean": to_list(dataset_mean), "batch_size": int(batch_size), "threads": threads,
+            "output": output, "precision": precision}
 
 # %% ../nbs/12_engines.ipynb #b02b5bba
 _BUILT = {}  # per process: (model, settings) → the built engine, so a worker builds it once, whatever the engine pickles
@@ -74,9 +77,12 @@ class ChannelGradCAMPredictor:
             if key not in _BUILT:
                 _setup_tensorflow(s.get("threads"))
                 from channelgradcam.dataset import _Engine, _load
+                from channelgradcam.cam import select_output
+                from channelgradcam.surgery import as_functional
                 net, _ = _load(self.model, None)
+                net = select_output(as_functional(net), s.get("output"))
                 _BUILT.clear()  # one model per worker at a time
-                _BUILT[key] = _Engine(net, None, [], s["baselines"], s["dataset_mean"], s["batch_size"])
+                _BUILT[key] = _Engine(net, None, [], s["baselines"], s["dataset_mean"], s["batch_size"], s.get("precision", "float32"))
             self._engine = _BUILT[key]
         return self._engine
 
