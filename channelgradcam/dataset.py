@@ -897,7 +897,8 @@ def explain_dataset(
     names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
     target = class_index(targets, classes)
     size = size_hw(size) or ((int(h), int(w)) if h and w else None)
-    convert, values = value_policy(surgery.input_range(net), scale, input_range)
+    pixel_values = {"model_range": surgery.input_range(net), "scale": scale, "input_range": input_range}  # Dask workers get them too
+    convert, values = value_policy(**pixel_values)
     found = find_inputs(inputs, classes, exclude=out)
     part = shard_rows(len(found), shard)
     has_labels = bool((found.labels[part] >= 0).any())
@@ -941,7 +942,7 @@ def explain_dataset(
                                unit="img", enabled=progress) as bar:
                 if client is not None:  # the same rows from Dask tasks, one part file each; appended in order
                     predictor = engines.ChannelGradCAMPredictor(model, engines.predictor_settings(
-                        classes, names, C, size, channel_axis, {"model_range": surgery.input_range(net), "scale": scale, "input_range": input_range},
+                        classes, names, C, size, channel_axis, pixel_values,
                         target, baselines, run["dataset_mean"], batch_size, output=settings["output"], precision=precision))
                     for texts, n, dt in engines.dask_parts(client, predictor, found, part, sink.rows, batch_size,
                                                            out / "parts" if out is not None else None, bar, callback):
