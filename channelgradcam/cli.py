@@ -399,7 +399,7 @@ def cmd_summarize(args) -> int:
 # %% ../nbs/11_cli.ipynb #d6e4b65a
 def cmd_explore(args) -> int:
     "Serve the explorer for a model and images as a local web page until Ctrl-C."
-    from channelgradcam.explore import serve
+    from channelgradcam.server import serve
     return serve(args.model, args.inputs, port=args.port, open_browser=args.open, class_names=args.classes,
                  channel_names=args.channel_names, scale=args.scale, input_range=args.input_range, output=args.output,
                  channel_axis=args.channel_axis)

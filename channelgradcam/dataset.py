@@ -6,22 +6,18 @@ Docs: https://channelgradcam.github.io/channelgradcam/dataset.html.md"""
 
 # %% ../nbs/08_dataset.ipynb #fb9aafeb
 from __future__ import annotations
-import base64, contextlib, csv, hashlib, html, io, json, os, shutil, time
+import contextlib, hashlib, json, os, time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from scipy import stats
-from fastcore.basics import patch
 from . import core
 from .images import layout_class, read_image, list_images, to_float, size_hw
 core.quiet_tensorflow()
 
 # %% auto #0
-__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_shard', 'shard_rows', 'parse_range', 'value_policy',
-           'explanation_columns', 'csv_safe', 'csv_unsafe', 'image_classes', 'summary_table', 'ablation_columns',
-           'ablation_table', 'confusion_table', 'DatasetExplanation', 'disagreements', 'md_escape', 'class_index',
+__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_range', 'value_policy', 'class_index',
            'explain_dataset', 'summarize']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
@@ -32,7 +28,11 @@ from .cam import select_output, _output_names
 from .cam import ChannelGradCAM, check_precision
 from .metrics import channel_ablation
 from .train import load_model
-from .viz import new_figure, figure_png, show_channel_cams
+from .viz import figure_png, show_channel_cams
+from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
+                                   image_classes, read_csv_table, round6, shown_classes, summary_table)
+from .runs import RunSink, open_run, parse_shard, read_json, shard_rows
+from .report import DatasetExplanation
 
 # %% ../nbs/08_dataset.ipynb #34e30474
 def run_info(
@@ -113,26 +113,6 @@ def find_inputs(
                      f"{', ...' if len(unmatched) > 5 else ''}); their images have no label")
     return DatasetInputs(paths, np.asarray(labels, np.int64), skipped, notes)
 
-# %% ../nbs/08_dataset.ipynb #26047b05
-def parse_shard(
-    shard,  # "I/N", (I, N), or None
-) -> tuple | None:
-    "`shard` as (I, N) with 1 ≤ I ≤ N; None stays None."
-    if shard is None: return None
-    try: i, n = (int(s) for s in (shard.split("/") if isinstance(shard, str) else shard))
-    except (TypeError, ValueError): i = n = 0
-    if not 1 <= i <= n: raise ValueError(f"Expected a shard 'I/N' with 1 <= I <= N, e.g. '2/4'. Received: shard={shard!r}")
-    return i, n
-
-# %% ../nbs/08_dataset.ipynb #96269f97
-def shard_rows(
-    n: int,  # images in the whole set
-    shard=None,  # (I, N) or "I/N"; None: all
-) -> np.ndarray:
-    "Indices (into the whole set) of the images of part I of N."
-    s = parse_shard(shard)
-    return np.arange(n) if s is None else np.arange(s[0] - 1, n, s[1])
-
 # %% ../nbs/08_dataset.ipynb #f57b25bf
 def parse_range(
     value,  # (low, high), or the text "low,high" as typed on a command line
@@ -168,134 +148,6 @@ def value_policy(
         return ((lambda a: to_float(a, (lo, hi))),
                 f"integer pixels scaled from their type's full range to [{lo:g}, {hi:g}] (the model's input range); float pixels as stored")
     return (lambda a: np.asarray(a, np.float32)), "as stored (the model records no input range; pass scale to divide)"
-
-# %% ../nbs/08_dataset.ipynb #f35f8b4f
-_ALL = "(all)"  # the class of the rows that pool every image
-
-def explanation_columns(channel_names) -> list:
-    "The columns of `explanations.csv` for these channel names."
-    return ["path", "label", "predicted", "probability", "target", *[f"importance_{c}" for c in channel_names], "degenerate"]
-
-def _r6(v) -> float: return float(f"{float(v):.6g}")
-
-def _is_number(s: str) -> bool:
-    try: float(s); return True
-    except ValueError: return False
-
-def csv_safe(v):
-    """A cell a spreadsheet shows as text: text starting with `=`, `+`, `-`, `@`, a tab or a CR (a formula to Excel and
-    LibreOffice) gets a leading `'` (OWASP's advice), and so does text already starting with `'`, so `csv_unsafe`
-    restores every name exactly. Numbers, and text that reads as a number (such as `-0.5`), are left as they are."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r", "'") and not _is_number(v): return "'" + v
-    return v
-
-def csv_unsafe(v):
-    "The text `csv_safe` was given."
-    return v[1:] if isinstance(v, str) and v.startswith("'") else v
-
-def _csv_rows(rows) -> str:
-    "CSV text of `rows` (lists), quoted where needed and made safe for spreadsheets, one '\\n'-terminated line each."
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([[csv_safe(v) for v in row] for row in rows])
-    return buf.getvalue()
-
-def _read_csv(src, columns, text=("path", "label", "predicted", "target", "class", "channel", "baseline")) -> pd.DataFrame:
-    "A table written by this module: text columns stay text (empty = unknown), numbers and booleans are parsed."
-    df = pd.read_csv(src, dtype={c: str for c in text}, keep_default_na=False, lineterminator="\n")  # a CR is text
-    for c in set(text) & set(df.columns): df[c] = df[c].map(csv_unsafe)
-    if list(df.columns) != list(columns):
-        raise ValueError(f"Expected the columns {list(columns)}. Received: {getattr(src, 'name', src)!s} with {list(df.columns)}")
-    return df
-
-# %% ../nbs/08_dataset.ipynb #20b8ecd2
-def image_classes(
-    table,  # an explanations table (`DatasetExplanation.table`)
-) -> np.ndarray:
-    "Each row's class for the summary: the true label where known, else the prediction."
-    lab = table["label"].to_numpy(str)
-    return np.where(lab != "", lab, table["predicted"].to_numpy(str))
-
-def _shown(group, classes, most) -> list:
-    "The (at most `most`) classes with the most images, in the model's order: what figures and examples show."
-    count = {c: int(n) for c, n in zip(*np.unique(group, return_counts=True))}
-    top = sorted((c for c in classes if count.get(c)), key=lambda c: -count[c])[:most]
-    return [c for c in classes if c in top]
-
-# %% ../nbs/08_dataset.ipynb #ba4d7257
-def _bootstrap(v, n_boot, rng, ci) -> tuple:
-    "(low, high) percentile interval of the column means of v (n, C) over `n_boot` resamples of its rows (SciPy)."
-    n = len(v)
-    if n < 2 or n_boot < 1: return v.mean(0), v.mean(0)
-    r = stats.bootstrap((v,), np.mean, n_resamples=n_boot, confidence_level=ci, method="percentile", axis=0, vectorized=True,
-                        rng=rng, batch=max(1, int(4e6 // (n * v.shape[1]))))  # resamples per batch: bounded memory
-    return tuple(r.confidence_interval)
-
-def summary_table(
-    table: pd.DataFrame,  # explanations (the columns of `explanation_columns`)
-    channel_names,  # the C channel names
-    classes,  # the model's class names (their order orders the rows)
-    n_boot: int = 1000,  # bootstrap resamples
-    seed: int = 0,  # bootstrap seed
-    ci: float = 0.95,  # interval coverage
-) -> pd.DataFrame:
-    "One row per class and channel: n, mean importance, bootstrap CI, and the share of images where it is the top channel."
-    imp = table[[f"importance_{c}" for c in channel_names]].to_numpy(np.float32)
-    keep = ~table["degenerate"].to_numpy(bool)
-    group = image_classes(table)
-    rows = []
-    for pos, cls in enumerate([*classes, _ALL]):
-        members = (group == cls) if cls != _ALL else np.ones(len(group), bool)
-        if not members.any() and cls != _ALL: continue
-        sel = keep & members
-        v = imp[sel]
-        n = len(v)
-        mean = v.mean(0) if n else np.full(len(channel_names), np.nan)
-        lo, hi = _bootstrap(v, n_boot, np.random.default_rng([seed, pos]), ci) if n else (mean, mean)
-        top = np.bincount(v.argmax(1), minlength=len(channel_names)) / n if n else mean
-        rows += [[cls, c, n, _r6(mean[k]), _r6(lo[k]), _r6(hi[k]), _r6(top[k])] for k, c in enumerate(channel_names)]
-    return pd.DataFrame(rows, columns=["class", "channel", "n", "mean", "ci_low", "ci_high", "top_share"])
-
-# %% ../nbs/08_dataset.ipynb #faeecdf2
-def ablation_columns(channel_names, baselines=("mean", "zero")) -> list:
-    "The columns of `ablation_images.csv`: intact `correct`/`probability`, then both after each baseline and channel."
-    cols = [f"{what}_{b}_{c}" for b in baselines for c in channel_names for what in ("correct", "probability")]
-    return ["path", "label", "correct", "probability", *cols]
-
-# %% ../nbs/08_dataset.ipynb #49242a93
-def ablation_table(
-    per_image: pd.DataFrame,  # the columns of `ablation_columns`: one row per labelled image
-    channel_names,  # the C channel names
-    classes,  # the model's class names
-    baselines=("mean", "zero"),  # the replacements that were measured
-) -> pd.DataFrame:
-    "One row per class, channel and baseline: accuracy and true-class probability after ablation, and their drops."
-    lab = per_image["label"].to_numpy(str)
-    rows = []
-    for cls in [*classes, _ALL]:
-        sel = (lab == cls) if cls != _ALL else np.ones(len(lab), bool)
-        if not sel.any() and cls != _ALL: continue
-        d = per_image[sel]
-        acc0, p0 = d["correct"].mean(), d["probability"].mean()
-        for c in channel_names:
-            for b in baselines:
-                acc, p = d[f"correct_{b}_{c}"].mean(), d[f"probability_{b}_{c}"].mean()
-                rows.append([cls, c, b, len(d), _r6(acc), _r6(acc0 - acc), _r6(p), _r6(p0 - p)])
-    return pd.DataFrame(rows, columns=["class", "channel", "baseline", "n", "accuracy", "accuracy_drop", "probability",
-                                       "probability_drop"])
-
-# %% ../nbs/08_dataset.ipynb #872056df
-def confusion_table(
-    table: pd.DataFrame,  # explanations
-    classes,  # the model's class names
-) -> pd.DataFrame | None:
-    "Counts of true label (rows) × predicted class (columns) over the labelled images; None without labels."
-    t = table[table["label"] != ""]
-    if not len(t): return None
-    m = pd.crosstab(pd.Categorical(t["label"], classes), pd.Categorical(t["predicted"], classes), dropna=False)
-    m.index.name, m.columns.name = "label", "predicted"
-    m.index, m.columns = list(m.index.astype(str)), list(m.columns.astype(str))
-    m.index.name, m.columns.name = "label", "predicted"
-    return m.astype(int)
 
 # %% ../nbs/08_dataset.ipynb #c603e6ba
 class _Reader:
@@ -462,326 +314,6 @@ def _dataset_mean(reader: _Reader, n: int, most: int = 256) -> tuple:
         means = list(pool.map(lambda i: reader.read(i).mean(axis=(0, 1), dtype=np.float64), idx))
     return np.mean(means, axis=0), len(idx)
 
-# %% ../nbs/08_dataset.ipynb #aa0e66e1
-_OUTPUTS = ("explanations.csv", "ablation_images.csv", "summary.csv", "ablation.csv", "confusion.csv", "examples.csv",
-            "summary.png", "report.md", "report.html", "run.json", "progress.json", "skipped.txt", "figures", "maps", "parts")
-
-def _read_json(path) -> dict:
-    try: return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"Expected a readable JSON file. Received: {str(path)!r} ({' '.join(str(e).split())})") from None
-
-def _open_run(out: Path, settings: dict, resume: bool, force: bool) -> dict | None:
-    "The previous run's record when resuming it; None for a fresh start (after clearing a previous run when forced)."
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"Expected a folder for the results. Received: out={str(out)!r}, a file")
-    entries = sorted(p.name for p in out.iterdir() if p.name != ".lock") if out.is_dir() else []
-    prev = _read_json(out / "run.json") if (out / "run.json").is_file() else None
-    if entries and not (resume or force):
-        raise FileExistsError(f"Expected a new or empty output folder. Received: out={str(out)!r}, which holds "
-                              f"{', '.join(entries[:3])}{', ...' if len(entries) > 3 else ''}; pass resume=True (--resume) "
-                              "to continue its run, force=True (--force) to start over, or choose another folder")
-    if resume and prev is not None:
-        old = prev.get("settings", {})
-        diff = [k for k in settings if k not in ("model", "examples") and old.get(k) != settings[k]]
-        if diff:
-            raise ValueError(f"Expected the settings of the run in {str(out)!r} to resume it. Received: "
-                             + "; ".join(f"{k}={settings[k]!r} (the run has {old.get(k)!r})" for k in diff))
-        if not (out / "progress.json").is_file(): prev = None  # killed before its first commit: start afresh
-        else: return prev
-    if resume and prev is None and any(e not in _OUTPUTS for e in entries):
-        raise FileExistsError(f"Expected a folder holding a data-set explanation run (run.json) to resume. Received: "
-                              f"out={str(out)!r}, which holds {', '.join(entries[:3])}; use force=True (--force) to start over")
-    for name in _OUTPUTS:
-        p = out / name
-        if p.is_dir(): shutil.rmtree(p)
-        elif p.exists(): p.unlink()
-    return None
-
-class _Sink:
-    "Where rows go: CSV files in a run folder, appended per batch and committed by `progress.json`; or memory."
-    def __init__(self, out, headers: dict):
-        self.out, self.headers, self.rows, self.state = out, headers, 0, {}
-        self.mem = None
-        if out is None:
-            self.mem = {n: io.StringIO() for n in headers}
-            for n, h in headers.items(): self.mem[n].write(_csv_rows([h]))
-
-    def start(self):
-        "A fresh run: header lines, committed with zero rows."
-        for n, h in self.headers.items(): core.atomic_write(self.out / n, lambda t, h=h: Path(t).write_text(_csv_rows([h])))
-        self._commit({})
-
-    def resume(self, prog: dict):
-        "Cut every file back to its committed length; continue after the committed rows."
-        for n, size in prog["bytes"].items():
-            p = self.out / n
-            if not p.is_file() or p.stat().st_size < size:
-                raise ValueError(f"Expected {str(p)!r} to hold the {prog['rows']} rows its progress.json committed; it is "
-                                 "missing or shorter. Received: a damaged run folder; start over with force=True (--force)")
-            os.truncate(p, size)
-        self.rows, self.state = int(prog["rows"]), {k: v for k, v in prog.items() if k not in ("rows", "bytes")}
-        for f in (self.out / "maps").glob("maps-*.npz"):  # maps of batches that were never committed
-            if int(f.stem.split("-")[1]) >= self.rows: f.unlink()
-
-    def _commit(self, state):
-        self.state.update(state)
-        sizes = {n: (self.out / n).stat().st_size for n in self.headers}
-        core.write_json(self.out / "progress.json", {"rows": self.rows, "bytes": sizes, **self.state})
-
-    def append(self, texts: dict, n: int, state: dict):
-        "Append one batch's rows to every file, then commit them."
-        if self.mem is not None:
-            for k, t in texts.items(): self.mem[k].write(t)
-            self.rows += n; self.state.update(state); return
-        for k, t in texts.items():
-            with open(self.out / k, "a", encoding="utf-8", newline="") as f:
-                f.write(t); f.flush(); os.fsync(f.fileno())
-        self.rows += n
-        self._commit(state)
-
-    def source(self, name):
-        "The file (or in-memory text) to read a table from."
-        return io.StringIO(self.mem[name].getvalue()) if self.mem is not None else self.out / name
-
-# %% ../nbs/08_dataset.ipynb #c37e3a6e
-@dataclass(repr=False)
-class DatasetExplanation:
-    "A data set explained: per-image table, per-class summary, ablation, confusion matrix and example figures."
-    table: pd.DataFrame  # explanations.csv: one row per image
-    summary: pd.DataFrame  # summary.csv: one row per class and channel
-    ablation: pd.DataFrame | None  # ablation.csv: one row per class, channel and baseline; None without labels
-    confusion: pd.DataFrame | None  # true label × predicted counts; None without labels
-    classes: list  # the model's class names
-    channel_names: list  # the input channels' names
-    info: dict  # settings and facts the report states
-    ablation_images: pd.DataFrame | None = None  # ablation_images.csv: per labelled image, intact and after each ablation
-    examples: list = field(default_factory=list)  # most confident images per class: {class, path, probability, index, file, png}
-    figures: list = field(default_factory=list)  # per-image figures of the first images: {path, file, png}
-    skipped: list = field(default_factory=list)  # (path, reason) of each file passed over
-
-    def __repr__(self):
-        lab = int((self.table["label"] != "").sum())
-        return (f"DatasetExplanation({len(self.table)} images, {lab} labelled, {len(self.classes)} classes, "
-                f"channels {self.channel_names}, ablation {'yes' if self.ablation is not None else 'no'})")
-
-# %% ../nbs/08_dataset.ipynb #08cdfcff
-@patch
-def plot(self: DatasetExplanation,
-         max_classes: int = 12,  # class rows drawn after the pooled "(all)" row
-         dpi: int = 100,  # dots per inch: with fonts of 8 pt or more, text of at least 11 px
-        ):
-    "The summary figure: per class, each channel's importance distribution beside its ablation's accuracy drop."
-    names, C = self.channel_names, len(self.channel_names)
-    imp = self.table[[f"importance_{c}" for c in names]].to_numpy(np.float32)
-    keep, group = ~self.table["degenerate"].to_numpy(bool), image_classes(self.table)
-    present = _shown(group, self.classes, max_classes)
-    rows = [_ALL] + present if len(present) > 1 else present or [_ALL]
-    ab = self.ablation
-    ncol = 2 if ab is not None else 1
-    fig = new_figure(max(3.0, 0.55 * C + 1.2) * ncol, 1.9 * len(rows) + 0.5, dpi)
-    axes = fig.subplots(len(rows), ncol, squeeze=False)
-    if ab is not None:
-        lo, hi = min(0.0, float(ab["accuracy_drop"].min())), max(0.05, float(ab["accuracy_drop"].max()))
-        bases = list(dict.fromkeys(ab["baseline"]))
-    rng = np.random.default_rng(0)
-    for r, cls in enumerate(rows):
-        ax = axes[r][0]
-        sel = keep & ((group == cls) if cls != _ALL else True)
-        v = imp[sel]
-        if len(v):
-            ax.boxplot([v[:, k] for k in range(C)], positions=np.arange(C), widths=0.55, showfliers=False)
-            pts = v[rng.choice(len(v), min(len(v), 200), replace=False)]
-            jit = rng.uniform(-0.18, 0.18, pts.shape)
-            ax.scatter((np.arange(C) + jit).ravel(), pts.ravel(), s=5, c="tab:orange", alpha=0.5, zorder=3)
-        ax.set_xticks(np.arange(C), names, fontsize=8, rotation=30 if C > 6 else 0)
-        ax.set_xlim(-0.6, C - 0.4); ax.set_ylim(0, 1)
-        ax.set_ylabel(f"{cls}\n(n={len(v)})", fontsize=9); ax.tick_params(axis="y", labelsize=8)
-        if r == 0: ax.set_title("importance (share of map mass)", fontsize=9)
-        if ab is not None:
-            ax2 = axes[r][1]
-            d = ab[ab["class"] == cls]
-            w = 0.8 / len(bases)
-            for j, b in enumerate(bases):
-                vals = d[d["baseline"] == b].set_index("channel").reindex(names)["accuracy_drop"].to_numpy(float)
-                ax2.bar(np.arange(C) - 0.4 + w * (j + 0.5), np.nan_to_num(vals), width=w, label=f"{b}")
-            ax2.axhline(0, color="k", lw=0.6)
-            ax2.set_xticks(np.arange(C), names, fontsize=8, rotation=30 if C > 6 else 0)
-            ax2.set_ylim(lo - 0.02, hi + 0.02); ax2.tick_params(axis="y", labelsize=8)
-            if r == 0:
-                ax2.set_title("accuracy drop without the channel", fontsize=9)
-                ax2.legend(fontsize=8, title="replaced by", title_fontsize=8)
-            if not len(d): ax2.text(0.5, 0.5, "no labelled images", ha="center", va="center", transform=ax2.transAxes, fontsize=8)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/08_dataset.ipynb #c37255af
-import re, urllib.parse
-
-# %% ../nbs/08_dataset.ipynb #fd5e4290
-def _pivot(df, index, cell, columns="channel", order=None):
-    "A wide table (index × channels) of text cells built by `cell(row)` from a long table."
-    if df is None or not len(df): return None
-    w = df.assign(_cell=[cell(r) for r in df.itertuples(index=False)]).pivot(index=index, columns=columns, values="_cell")
-    w = w.reindex(columns=order) if order is not None else w
-    keys = list(dict.fromkeys(df[index].apply(tuple, axis=1) if isinstance(index, list) else df[index]))
-    return w.reindex(keys).reset_index()
-
-def _report_tables(r: DatasetExplanation) -> list:
-    "(title, note, DataFrame) for the report's tables."
-    out = []
-    s = _pivot(r.summary, "class", lambda x: f"{x.mean:.3f} [{x.ci_low:.3f}, {x.ci_high:.3f}]", order=r.channel_names)
-    out.append(("Channel importance per class", "Mean share of the ChannelGradCAM map mass, with its 95 % bootstrap interval "
-                "(class = true label where known, else the prediction; degenerate images left out).", s))
-    t = _pivot(r.summary, "class", lambda x: f"{x.top_share:.0%}", order=r.channel_names)
-    out.append(("Top channel", "Share of the class's images whose largest importance is this channel.", t))
-    if r.ablation is not None:
-        a = _pivot(r.ablation, ["class", "baseline"], lambda x: f"{x.accuracy_drop:+.3f} ({x.probability_drop:+.3f})",
-                   order=r.channel_names)
-        out.append(("Channel ablation", "Accuracy drop (and true-class probability drop) when the channel is replaced by its "
-                    "data-set mean or by zero; labelled images only.", a))
-    if r.confusion is not None:
-        out.append(("Confusion matrix", "Rows: true class; columns: predicted class.",
-                    r.confusion.rename_axis(index="true \\ predicted").reset_index()))
-    return out
-
-def disagreements(summary: pd.DataFrame, ablation: pd.DataFrame | None, baseline="mean", tol=0.01, name=str) -> list:
-    """One sentence per class whose most important channel (largest mean ChannelGradCAM importance) costs no accuracy
-    (a drop of at most `tol`) when replaced by `baseline`: importance says where the evidence is, ablation whether the
-    model needs it, and a reader should know where they part. `name` escapes the names in the sentences."""
-    if ablation is None or not len(ablation): return []
-    out = []
-    for cls, s in summary[summary["class"] != _ALL].groupby("class", sort=False):
-        if len(s) < 2 or s["n"].iat[0] == 0: continue
-        lead = s.loc[s["mean"].idxmax()]
-        a = ablation[(ablation["class"] == cls) & (ablation["baseline"] == baseline)].set_index("channel")
-        if lead.channel not in a.index or a.at[lead.channel, "accuracy_drop"] > tol: continue
-        worst = a["accuracy_drop"].idxmax()
-        then = (f"; replacing {name(worst)} costs {a.at[worst, 'accuracy_drop']:.3f}" if a.at[worst, "accuracy_drop"] > tol
-                else "; no single channel's replacement costs accuracy")
-        other = ablation[(ablation["class"] == cls) & (ablation["channel"] == lead.channel) & (ablation["baseline"] != baseline)]
-        then += "".join(f"; replacing {name(lead.channel)} by {b} costs {d:+.3f}" for b, d in zip(other["baseline"], other["accuracy_drop"]))
-        out.append(f"Importance and ablation disagree for class {name(cls)}: {name(lead.channel)} leads in importance "
-                   f"({lead['mean']:.3f}) but replacing it by its {baseline} costs {a.at[lead.channel, 'accuracy_drop']:+.3f} "
-                   f"accuracy{then} (the model does not need the channel it looks at most, or the others carry the same evidence).")
-    return out
-
-def _facts(r: DatasetExplanation, name=str) -> list:
-    "The report's opening facts, one sentence each; `name` escapes the names in them (files, classes, channels)."
-    i, n = r.info, len(r.table)
-    lab = int((r.table["label"] != "").sum())
-    facts = [f"Model: {name(str(i.get('model', '?')))} ({len(r.classes)} classes: {', '.join(map(name, r.classes[:12]))}{', ...' if len(r.classes) > 12 else ''}).",
-             f"Images: {n} explained, {lab} with a true label from their class folder"
-             + (f"; {len(r.skipped)} files skipped (listed in skipped.txt)." if r.skipped else "."),
-             f"Channels: {', '.join(map(name, r.channel_names))}.",
-             f"Pixel values: {i.get('values', '?')}" + (f"; files read as {', '.join(i['dtypes'])}." if i.get("dtypes") else "."),
-             f"Explained class: {name(str(i['targets'])) if i.get('targets') else 'each image’s predicted class'}."]
-    if i.get("dataset_mean") is not None and r.ablation is not None:
-        facts.append(f"Ablation baselines: zero, and the data-set mean per channel ({', '.join(f'{v:.4g}' for v in i['dataset_mean'])}; "
-                     f"from {i.get('mean_images')} images spread over the set).")
-    if i.get("parts"): facts.append(f"Merged from {i['parts']} parts (shards).")
-    elif i.get("settings", {}).get("shard"): facts.append(f"Part {i['settings']['shard'][0]} of {i['settings']['shard'][1]} (shard).")
-    if i.get("seconds"): facts.append(f"Time: {i['seconds']:.1f} s ({n / max(i['seconds'], 1e-9):.1f} images/s) on {', '.join(i.get('devices') or ['the default device'])}.")
-    facts += list(i.get("notes", [])) + disagreements(r.summary, r.ablation, name=name)
-    return facts
-
-_MD_SPECIAL = set("\\`*_[]<>|#~&:.!")
-
-def md_escape(s) -> str:
-    "Text that Markdown shows as it is: no markup, links, HTML or table cells can start inside it."
-    return "".join("\\" + ch if ch in _MD_SPECIAL else " " if ch in "\r\n" else ch for ch in str(s))
-
-def _md_table(df: pd.DataFrame) -> str:
-    "A Markdown table; names are escaped, the numbers this module formats are kept as they are."
-    cell = lambda v: str(v) if re.fullmatch(r"(?:[-+0-9.%\[\], ()]|nan)*", str(v)) else md_escape(v)
-    lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
-
-def _title(r): return f"Channel explanations of {len(r.table)} images"
-
-# %% ../nbs/08_dataset.ipynb #260a8edc
-@patch
-def report_markdown(self: DatasetExplanation) -> str:
-    "The report as Markdown; pictures are the files `save` writes beside it."
-    "Every name (file, class, channel) is escaped (`md_escape`), so none can add markup or a link."
-    pic = lambda e: f"![{md_escape(Path(e['path']).name)}]({urllib.parse.quote(e['file'])})"
-    md = [f"# {_title(self)}", "", *[f"- {f}" for f in _facts(self, md_escape)], "", "## Summary", "", "![summary](summary.png)", ""]
-    for title, note, df in _report_tables(self):
-        if df is not None: md += [f"## {title}", "", note, "", _md_table(df), ""]
-    if self.examples:
-        md += ["## Most confident images per class", ""]
-        for cls in dict.fromkeys(e["class"] for e in self.examples):
-            md += [f"### {md_escape(cls)}", ""] + [pic(e) for e in self.examples if e["class"] == cls] + [""]
-    if self.figures:
-        md += ["## First images", ""] + [pic(f) for f in self.figures] + [""]
-    return "\n".join(md)
-
-# %% ../nbs/08_dataset.ipynb #970714a2
-# fits a phone: tables scroll inside their own box, pictures shrink to the page, long names break
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;"
-        "overflow-wrap:anywhere}.table{overflow-x:auto;margin:.5em 0 1.5em}"
-        "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:right;overflow-wrap:normal}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
-        "img{max-width:100%;height:auto}.note{color:#555;font-size:14px}@media(max-width:600px){body{margin:1em auto}}")
-
-def _html_table(df: pd.DataFrame) -> str:
-    "A table as HTML, every cell escaped; one header row of the columns, no index column."
-    row = lambda tag, vals: "<tr>" + "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in vals) + "</tr>"
-    return ("<div class='table'><table><thead>" + row("th", df.columns) + "</thead><tbody>"
-            + "".join(row("td", r) for r in df.itertuples(index=False)) + "</tbody></table></div>")
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-@patch
-def report_html(self: DatasetExplanation,
-                summary_png: bytes | None = None,  # the summary figure as PNG (default: drawn now)
-               ) -> str:
-    "The report as one self-contained HTML page (pictures embedded); every name in it is escaped."
-    h = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(_title(self))}</title><style>{_CSS}</style>"
-         f"</head><body><h1>{html.escape(_title(self))}</h1><ul>"]
-    h += [f"<li>{html.escape(f)}</li>" for f in _facts(self)] + ["</ul><h2>Summary</h2>", _img(summary_png or figure_png(self.plot()), "summary")]
-    for title, note, df in _report_tables(self):
-        if df is not None: h += [f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>", _html_table(df)]
-    if self.examples:
-        h.append("<h2>Most confident images per class</h2>")
-        for cls in dict.fromkeys(e["class"] for e in self.examples):
-            h += [f"<h3>{html.escape(cls)}</h3>"] + [_img(e["png"], Path(e["path"]).name) for e in self.examples if e["class"] == cls]
-    if self.figures:
-        h += ["<h2>First images</h2>"] + [_img(f["png"], Path(f["path"]).name) for f in self.figures]
-    return "\n".join(h + ["</body></html>"])
-
-# %% ../nbs/08_dataset.ipynb #81d34ac7
-@patch
-def save(self: DatasetExplanation,
-         out,  # folder to write into (created if missing)
-        ) -> Path:
-    "Write the tables (CSV), `summary.png`, the figures and `report.md` + `report.html` into `out`; returns the report path."
-    out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    def csv_(name, df, **kw):
-        if df is None: return
-        safe = df.map(csv_safe)  # text cells (names) a spreadsheet must not run as formulas; numbers stay numbers
-        safe.index, safe.columns = safe.index.map(csv_safe), safe.columns.map(csv_safe)
-        safe.index.name, safe.columns.name = df.index.name, df.columns.name
-        core.atomic_write(out / name, lambda t: safe.to_csv(t, lineterminator="\n", **kw))
-    csv_("explanations.csv", self.table, index=False)
-    csv_("summary.csv", self.summary, index=False, float_format="%.6g")
-    csv_("ablation.csv", self.ablation, index=False, float_format="%.6g")
-    csv_("ablation_images.csv", self.ablation_images, index=False)
-    csv_("confusion.csv", self.confusion)
-    for e in [*self.examples, *self.figures]:
-        (out / e["file"]).parent.mkdir(parents=True, exist_ok=True)
-        core.atomic_write(out / e["file"], lambda t, png=e["png"]: Path(t).write_bytes(png))
-    ex = pd.DataFrame([{k: e[k] for k in ("class", "path", "probability", "index", "file")} for e in self.examples],
-                      columns=["class", "path", "probability", "index", "file"])
-    csv_("examples.csv", ex, index=False)
-    if self.skipped: core.atomic_write(out / "skipped.txt", lambda t: Path(t).write_text("".join(f"{p}\t{r}\n" for p, r in self.skipped)))
-    png = figure_png(self.plot())
-    core.atomic_write(out / "summary.png", lambda t: Path(t).write_bytes(png))
-    core.atomic_write(out / "report.html", lambda t: Path(t).write_text(self.report_html(png), encoding="utf-8"))
-    return core.atomic_write(out / "report.md", lambda t: Path(t).write_text(self.report_markdown(), encoding="utf-8"))
-
 # %% ../nbs/08_dataset.ipynb #c0bd508e
 def _sha1(items) -> str:
     h = hashlib.sha1()
@@ -820,7 +352,7 @@ def _pick_examples(table, classes, k, index=None) -> list:
     group, prob = image_classes(table), table["probability"].to_numpy(float)
     index = np.arange(len(table)) if index is None else np.asarray(index)
     out = []
-    for cls in _shown(group, classes, _EXAMPLE_CLASSES):
+    for cls in shown_classes(group, classes, _EXAMPLE_CLASSES):
         rows = np.flatnonzero(group == cls)
         out += [(cls, int(r)) for r in rows[np.lexsort((index[rows], -prob[rows]))][:k]]
     return out
@@ -920,11 +452,11 @@ def explain_dataset(
     lock = core.RunLock(out, "data-set explanation") if out is not None else contextlib.nullcontext()
     cluster = engines.dask_client(workers, scheduler) if engine == "dask" else contextlib.nullcontext()
     with cluster as client, lock:  # the scheduler is reached (or refused) before anything is written
-        prev = _open_run(out, settings, resume, force) if out is not None else None
-        sink = _Sink(out, heads)
+        prev = open_run(out, settings, resume, force) if out is not None else None
+        sink = RunSink(out, heads)
         if prev is not None:
             run = prev
-            sink.resume(_read_json(out / "progress.json"))
+            sink.resume(read_json(out / "progress.json"))
         else:
             mean, m = _dataset_mean(reader, len(found)) if "mean" in baselines else (None, 0)
             run = {"settings": settings, "dataset_mean": None if mean is None else [float(v) for v in mean], "mean_images": m,
@@ -954,8 +486,8 @@ def explain_dataset(
                     y = found.labels[r]
                     b = explainer.run(x, target, y)
                     start = sink.rows  # position in this part of the batch's first image
-                    texts = {"explanations.csv": _csv_rows(_explanation_rows(found, r, b, classes))}
-                    if baselines: texts["ablation_images.csv"] = _csv_rows(_ablation_rows(found, r, b, classes))
+                    texts = {"explanations.csv": csv_rows(_explanation_rows(found, r, b, classes))}
+                    if baselines: texts["ablation_images.csv"] = csv_rows(_ablation_rows(found, r, b, classes))
                     if save_maps:
                         (out / "maps").mkdir(exist_ok=True)
                         core.atomic_write(out / "maps" / f"maps-{start:06d}.npz", lambda t: np.savez_compressed(
@@ -975,8 +507,8 @@ def explain_dataset(
             if reader.errors: raise reader.errors[min(reader.errors)] from None
             raise
         finally: explainer.close()
-        table = _read_csv(sink.source("explanations.csv"), heads["explanations.csv"])
-        per_image = _read_csv(sink.source("ablation_images.csv"), heads["ablation_images.csv"]) if baselines else None
+        table = read_csv_table(sink.source("explanations.csv"), heads["explanations.csv"])
+        per_image = read_csv_table(sink.source("ablation_images.csv"), heads["ablation_images.csv"]) if baselines else None
         if out is not None and figures:  # figures of images committed before a resume
             figs = [{"path": p, "file": f.relative_to(out).as_posix(), "png": f.read_bytes()}
                     for p, f in zip(table["path"][:figures], sorted((out / "figures" / "images").glob("*.png")))]
@@ -1002,8 +534,8 @@ def _explanation_rows(found, r, b: _Batch, classes) -> list:
     "explanations.csv rows of one batch."
     pred = b.outputs.argmax(1)
     return [[found.paths[i], classes[found.labels[i]] if found.labels[i] >= 0 else "", classes[pred[j]],
-             _r6(b.outputs[j, pred[j]]), classes[b.targets[j]] if b.targets[j] >= 0 else "",
-             *[_r6(v) for v in b.importance[j]], bool(b.degenerate[j])] for j, i in enumerate(r)]
+             round6(b.outputs[j, pred[j]]), classes[b.targets[j]] if b.targets[j] >= 0 else "",
+             *[round6(v) for v in b.importance[j]], bool(b.degenerate[j])] for j, i in enumerate(r)]
 
 def _ablation_rows(found, r, b: _Batch, classes) -> list:
     "ablation_images.csv rows of one batch's labelled images."
@@ -1011,8 +543,8 @@ def _ablation_rows(found, r, b: _Batch, classes) -> list:
     for j, i in enumerate(r):
         y = found.labels[i]
         if y < 0: continue
-        after = [v for c, p in zip(b.correct[j].ravel(), b.probability[j].ravel()) for v in (int(c), _r6(p))]
-        rows.append([found.paths[i], classes[y], int(b.outputs[j].argmax() == y), _r6(b.outputs[j, y]), *after])
+        after = [v for c, p in zip(b.correct[j].ravel(), b.probability[j].ravel()) for v in (int(c), round6(p))]
+        rows.append([found.paths[i], classes[y], int(b.outputs[j].argmax() == y), round6(b.outputs[j, y]), *after])
     return rows
 
 # %% ../nbs/08_dataset.ipynb #7eebd8c6
@@ -1029,7 +561,7 @@ def summarize(
     for d in dirs:
         if not (d / "run.json").is_file():
             raise FileNotFoundError(f"Expected an output folder of explain_dataset (with run.json). Received: {str(d)!r}")
-        run, prog = _read_json(d / "run.json"), _read_json(d / "progress.json")
+        run, prog = read_json(d / "run.json"), read_json(d / "progress.json")
         s = run["settings"]
         want = len(shard_rows(s["inputs"]["count"], s["shard"]))
         if not prog.get("complete"):
@@ -1051,11 +583,11 @@ def summarize(
     names, classes, baselines = s0["channel_names"], s0["classes"], s0["ablation"]
     tables, per_image, examples, index = [], [], [], []
     for i, (d, run, s) in enumerate(parts):
-        t = _read_csv(d / "explanations.csv", explanation_columns(names))
+        t = read_csv_table(d / "explanations.csv", explanation_columns(names))
         tables.append(t); index.append(shard_rows(s["inputs"]["count"], s["shard"]))
-        if baselines: per_image.append((_read_csv(d / "ablation_images.csv", ablation_columns(names, baselines)), t, index[-1]))
+        if baselines: per_image.append((read_csv_table(d / "ablation_images.csv", ablation_columns(names, baselines)), t, index[-1]))
         if (d / "examples.csv").is_file():
-            e = _read_csv(d / "examples.csv", ["class", "path", "probability", "index", "file"], text=("class", "path", "file"))
+            e = read_csv_table(d / "examples.csv", ["class", "path", "probability", "index", "file"], text=("class", "path", "file"))
             examples += [{**r, "png": (d / r["file"]).read_bytes()} for r in e.to_dict("records")]
     order = np.argsort(np.concatenate(index), kind="stable")
     table = pd.concat(tables, ignore_index=True).iloc[order].reset_index(drop=True)
@@ -1065,7 +597,7 @@ def summarize(
         abl = pd.concat([p for p, _, _ in per_image], ignore_index=True).iloc[np.argsort(gidx, kind="stable")].reset_index(drop=True)
     k = s0.get("examples", 3)
     picked = []
-    for cls in _shown(image_classes(table), classes, _EXAMPLE_CLASSES):
+    for cls in shown_classes(image_classes(table), classes, _EXAMPLE_CLASSES):
         cand = sorted((e for e in examples if e["class"] == cls), key=lambda e: (-e["probability"], e["index"]))[:k]
         picked += [{**e, "file": f"figures/examples/{classes.index(cls):03d}-{len(picked) + j:03d}-{_stem(e['path'])}.png"}
                    for j, e in enumerate(cand)]

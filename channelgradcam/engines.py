@@ -111,7 +111,7 @@ class ChannelGradCAMPredictor:
                  batch: dict,  # columns "path" and "label" (class index, -1 unknown), as Ray Data's map_batches gives
                 ) -> dict:
         "The batch with the explanations.csv columns added, and the ablation columns (None where unlabelled): Ray/Beam-style."
-        from channelgradcam.dataset import explanation_columns, ablation_columns
+        from channelgradcam.tables import explanation_columns, ablation_columns
         s = self.settings
         paths = [str(p) for p in batch["path"]]
         rows, abl, _ = self.predict(paths, batch["label"])
@@ -173,9 +173,9 @@ def _part_name(a, b) -> str: return f"part-{a:09d}-{b:09d}"
 
 def _explain_part(predictor, paths, labels, dest, name) -> dict:
     "One task: explain the images, write the part (two CSV files, then the `.json` that commits them) or return its rows."
-    from channelgradcam.dataset import _csv_rows
+    from channelgradcam.tables import csv_rows
     rows, abl, dtypes = predictor.predict(paths, labels)
-    texts = {"explanations.csv": _csv_rows(rows), "ablation_images.csv": _csv_rows(abl)}
+    texts = {"explanations.csv": csv_rows(rows), "ablation_images.csv": csv_rows(abl)}
     if dest is None: return {"n": len(paths), "dtypes": dtypes, "texts": texts}
     dest = Path(dest)
     for k, t in texts.items(): core.atomic_write(dest / f"{name}.{k}", lambda p, t=t: Path(p).write_text(t, encoding="utf-8"))

@@ -6,21 +6,10 @@ Docs: https://channelgradcam.github.io/channelgradcam/explore.html.md"""
 
 # %% ../nbs/09_explore.ipynb #2c37f6af
 from __future__ import annotations
-import contextlib
 import dataclasses
 import io
 import numbers
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-import webbrowser
 from collections import OrderedDict
 from pathlib import Path
 import numpy as np
@@ -33,11 +22,12 @@ from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
 from .train import load_model
-from .dataset import explanation_columns, find_inputs, image_classes, parse_range, run_info, summarize, summary_table, value_policy
+from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
+from .tables import explanation_columns, image_classes, summary_table
 from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
 
 # %% auto #0
-__all__ = ['Explorer', 'explore', 'ExplorerServer', 'start_server', 'serve']
+__all__ = ['Explorer', 'explore']
 
 # %% ../nbs/09_explore.ipynb #b336e1f6
 def _model_hw(model, image_size=None):
@@ -634,191 +624,3 @@ def close(self:Explorer):
         if isinstance(w, widgets.Image): w.value = b""   # saved notebooks keep closed widgets' last state
     for w in every: w.close()
     self._widget = None
-
-# %% ../nbs/09_explore.ipynb #cb26622e
-_PAGE = "channelgradcam-explorer.ipynb"
-_APP = 'pip install "channelgradcam[app]"'
-
-def _require_voila():
-    "Raise a clear error when Voilà or the Python kernel it runs the page in (the optional extra `app`) is not installed."
-    import importlib.util
-    for name, what in (("voila", "Voilà for the explorer web page"), ("ipykernel", "a Python kernel (ipykernel) for Voilà to run the page in")):
-        try: found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError): found = False
-        if not found:
-            raise ModuleNotFoundError(f"Expected {what} (the optional extra \"app\"). Received: no module named {name} "
-                                      f"in {sys.executable}. Install it with: {_APP}") from None
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-def _page_source(model, images, options) -> str:
-    "The code of the page: the package first (it keeps TensorFlow's start-up logs off the page), then `explore`."
-    args = ", ".join([repr(model), repr(images)] + [f"{k}={v!r}" for k, v in options.items()])
-    return ("from channelgradcam.explore import explore  # first: it keeps TensorFlow's start-up logs off the page\n"
-            f"explore({args})\n")
-
-def _abs_inputs(images) -> list:
-    "Image inputs as absolute paths (the page runs in another folder); @list files keep their '@'."
-    items = [images] if isinstance(images, (str, os.PathLike)) else list(images)
-    out = []
-    for it in items:
-        s = os.fspath(it)
-        at, p = s.startswith("@"), Path(s.lstrip("@")).expanduser()
-        if not p.exists(): raise FileNotFoundError(f"Expected an image file, a folder, a @list.txt file or a results folder. Received: {s!r} (no such file or folder)")
-        out.append(("@" if at else "") + str(p.resolve()))
-    return out
-
-# %% ../nbs/09_explore.ipynb #9693afde
-def _children(pid) -> list:
-    "Ids of every process started (directly or not) by process `pid` that is still alive."
-    import psutil  # the app extra's (ipykernel needs it too)
-    try: return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess: return []
-
-def _is_error(line:str) -> bool:
-    "Is this line of Voilà's log an error: Tornado's `[E ...]`, a `[W ...]` 5xx answer (it carries the reason), traitlets' `ERROR |`, a traceback's last line?"
-    import re
-    return line.startswith(("[E ", "[C ")) or bool(re.match(r"\[W [^\]]*\] 5\d\d ", line)) or " ERROR | " in line or \
-           " CRITICAL | " in line or bool(re.match(r"[A-Za-z_.]*(Error|Exception): ", line))
-
-class ExplorerServer:
-    "The explorer page served by Voilà on 127.0.0.1 (made by `start_server`): `url`, `wait()`, `stop()`; a context manager."
-    def __init__(self, proc, url, folder, log):
-        self.proc, self.url, self.folder, self.log = proc, url, Path(folder), Path(log)
-
-    def __repr__(self): return f"ExplorerServer({self.url}, {'running' if self.running else 'stopped'})"
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.stop()
-
-    @property
-    def running(self) -> bool: return self.proc.poll() is None
-
-    def wait(self, timeout=None) -> int:
-        "Wait for Voilà to exit; its exit status."
-        return self.proc.wait(timeout)
-
-    def echo_errors(self, file=None):
-        "Copy Voilà's error lines (a page that fails: no kernel, a traceback) from its log to `file` (stderr) while it runs."
-        import threading
-        def follow():
-            with open(self.log, errors="replace") as f:
-                while True:
-                    line = f.readline()
-                    if not line:
-                        if not self.running: return
-                        time.sleep(0.3); continue
-                    if _is_error(line): print(f"voila: {line.rstrip()}", file=file or sys.stderr, flush=True)
-        threading.Thread(target=follow, daemon=True).start()
-
-    def log_tail(self, n:int=3000) -> str:
-        "The end of Voilà's log."
-        try: return self.log.read_text(errors="replace")[-n:]
-        except OSError: return ""
-
-    def stop(self, grace:float=20):
-        "Stop Voilà (SIGTERM: it shuts its kernels down), end what it started, and remove the page's folder."
-        kids = _children(self.proc.pid)
-        if self.running:
-            with contextlib.suppress(ProcessLookupError): os.killpg(self.proc.pid, signal.SIGTERM)
-            try: self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError): os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        for pid in kids + _children(self.proc.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError): os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-# %% ../nbs/09_explore.ipynb #94f1299f
-def _server_config(folder:Path) -> str:
-    "Write Voilà's settings (read from `JUPYTER_CONFIG_DIR`, not the command line that other users can see) into the page's folder; the page's secret token."
-    import json, secrets
-    token = secrets.token_urlsafe(24)
-    settings = {"Voila": {"token": token},  # without it a page (and a kernel) for anyone on this machine, or a web page rebinding a name to 127.0.0.1
-                "VoilaConfiguration": {"file_allowlist": []}}  # the page's pictures travel in its widgets: no file is served
-    (folder / "voila.json").write_text(json.dumps(settings))
-    return token
-
-def start_server(model, # a .keras/.h5 file or a training run folder; or a keras.Model (saved for the page)
-                 images, # image files, folders, @list.txt files, or a results folder of `explain_dataset` (one or a list)
-                 port:int|None=None, # port on 127.0.0.1; None: a free one
-                 timeout:float=120, # seconds to wait for Voilà to answer
-                 **options, # `explore` options for the page: labels, class_names, channel_names, scale, batch_size, ...
-                ) -> ExplorerServer:
-    "Start the explorer as a local web page (Voilà on 127.0.0.1) and return its server once it answers."
-    _require_voila()
-    images = _abs_inputs(images)
-    if port is None: port = _free_port()
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as servers bind: a port in TIME_WAIT is free
-        try: s.bind(("127.0.0.1", int(port)))
-        except OSError: raise OSError(f"Expected a free port on 127.0.0.1. Received: port={port} (in use)") from None
-    folder = Path(tempfile.mkdtemp(prefix="channelgradcam-explore-"))
-    try:
-        if isinstance(model, (str, os.PathLike)):
-            p = Path(model).expanduser()
-            if not p.exists(): raise FileNotFoundError(f"Expected a model file or a training run folder. Received: model={str(model)!r} (no such file or folder)")
-            model = str(p.resolve())
-        else:
-            model.save(folder / "model.keras")
-            model = str(folder / "model.keras")
-        import nbformat
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_page_source(model, images, options))])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, folder / _PAGE)
-        token = _server_config(folder)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "JUPYTER_CONFIG_DIR": str(folder)}
-        cmd = [sys.executable, "-m", "voila", _PAGE, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-               "--Voila.port_retries=0", "--show_tracebacks=True"]
-        with open(folder / "voila.log", "w") as log:
-            proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    base = f"http://127.0.0.1:{port}/"
-    server = ExplorerServer(proc, f"{base}?token={token}", folder, folder / "voila.log")
-    try:
-        end = time.monotonic() + timeout
-        while True:
-            if not server.running:
-                raise RuntimeError(f"Expected Voilà to serve the explorer. Received: Voilà exited with status "
-                                   f"{proc.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(base + "channelgradcam-readiness-probe", timeout=5): break
-            except urllib.error.HTTPError: break      # an answer (404): the server is up
-            except OSError: pass
-            if time.monotonic() > end:
-                raise TimeoutError(f"Expected Voilà to answer within {timeout:g} s. Received: no answer on {server.url}:\n"
-                                   f"{server.log_tail()}")
-            time.sleep(0.3)
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-# %% ../nbs/09_explore.ipynb #385f6098
-def serve(model, # a .keras/.h5 file or a training run folder; or a keras.Model
-          images, # image files, folders, @list.txt files, or a results folder of `explain_dataset` (one or a list)
-          port:int|None=None, # port on 127.0.0.1; None: a free one
-          open_browser:bool=False, # open the page in the default web browser
-          **options, # `explore` options for the page: labels, class_names, channel_names, scale, batch_size, ...
-         ) -> int:
-    "Serve the explorer as a local web page (Voilà on 127.0.0.1), print its address, and stop cleanly on Ctrl-C."
-    try: server = start_server(model, images, port=port, **options)
-    except KeyboardInterrupt:
-        print("Stopped before the explorer started.", flush=True)
-        return 0
-    try:
-        print(f"The explorer is at {server.url} (Ctrl-C stops it)", flush=True)
-        server.echo_errors()  # a page that fails says why here, not only in the temporary log
-        if open_browser: webbrowser.open(server.url)
-        status = server.wait()
-        raise RuntimeError(f"Expected the explorer's server to run until Ctrl-C. Received: Voilà exited with status "
-                           f"{status}:\n{server.log_tail()}")
-    except KeyboardInterrupt:
-        print("Stopping the explorer…", flush=True)
-        return 0
-    finally: server.stop()

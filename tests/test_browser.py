@@ -1,5 +1,5 @@
 """The explorer in a real browser: Voilà (the web page `channelgradcam explore` serves, started by
-`explore.start_server`) and JupyterLab (the notebook path users take), driven by headless Chromium through Playwright.
+`server.start_server`) and JupyterLab (the notebook path users take), driven by headless Chromium through Playwright.
 
 In each: the per-image view (image slider by keyboard, class, method) must change the rendered figure (screenshots of
 the image element compared pixel by pixel) and show the expected choice in the page; the data-set view (class picker,
@@ -346,13 +346,13 @@ def _trained_model(folder):
 
 
 def test_explorer_in_voila(browser, tmp_path, monkeypatch):
-    "The web page of `channelgradcam explore`: `explore.start_server` (Voilà on 127.0.0.1) with a model file and a folder."
+    "The web page of `channelgradcam explore`: `server.start_server` (Voilà on 127.0.0.1) with a model file and a folder."
     require_module("voila")
     out = artifacts("voila")
     t0 = time.monotonic()
     model_file, images, classes, other = _trained_model(tmp_path)
     t_model = time.monotonic() - t0
-    from channelgradcam.explore import start_server
+    from channelgradcam.server import start_server
     for k, v in quiet_env(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")).items(): monkeypatch.setenv(k, v)
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # the page must be quiet without the user's help
     t1 = time.monotonic()
@@ -469,7 +469,7 @@ def test_explorer_escapes_names(browser, tmp_path):
     dialog, no injected element) and the names show literally."""
     require_module("voila")
     import keras
-    from channelgradcam.explore import start_server
+    from channelgradcam.server import start_server
     rng = np.random.default_rng(0)
     for c, names in ((HOSTILE_CLASS, [HOSTILE_FILE, "plain.png"]), ("dog", ["0.png", "1.png"])):
         (tmp_path / "set" / c).mkdir(parents=True)

@@ -133,10 +133,10 @@ def test_ray_map_batches(data):
     "The same predictor as a Ray Data actor class (pip install \"channelgradcam[ray]\"): rows equal explain_dataset's."
     ray = pytest.importorskip("ray")
     import json as js
-    from channelgradcam.dataset import _csv_rows, _read_csv, explanation_columns
+    from channelgradcam.tables import csv_rows, explanation_columns, read_csv_table
     from channelgradcam.engines import ChannelGradCAMPredictor, predictor_settings
     run = js.loads((data / "one" / "run.json").read_text())
-    one = _read_csv(data / "one" / "explanations.csv", explanation_columns([f"ch{k}" for k in range(1, 6)]))
+    one = read_csv_table(data / "one" / "explanations.csv", explanation_columns([f"ch{k}" for k in range(1, 6)]))
     settings = predictor_settings(["a", "b"], [f"ch{k}" for k in range(1, 6)], 5, (32, 32),
                                   value_policy={"model_range": None, "scale": None}, baselines=["mean", "zero"],
                                   dataset_mean=run["dataset_mean"], batch_size=4)
@@ -151,6 +151,6 @@ def test_ray_map_batches(data):
         ray.shutdown()
     assert [str(r["path"]) for r in got] == list(one["path"])
     cols = explanation_columns([f"ch{k}" for k in range(1, 6)])
-    text = _csv_rows([[r[c].item() if hasattr(r[c], "item") else r[c] for c in cols] for r in got])
+    text = csv_rows([[r[c].item() if hasattr(r[c], "item") else r[c] for c in cols] for r in got])
     want = (data / "one" / "explanations.csv").read_text().split("\n", 1)[1]
     assert [l for l in text.splitlines() if l not in want.splitlines()] == [], [l for l in want.splitlines() if l not in text.splitlines()]  # byte for byte

@@ -1,4 +1,4 @@
-"""The explorer's web server (`explore.start_server`, `channelgradcam explore`) as a visitor meets it: it listens on
+"""The explorer's web server (`server.start_server`, `channelgradcam explore`) as a visitor meets it: it listens on
 127.0.0.1 only, and whoever lacks the page's token (another user of the machine, a web page that rebinds a name to
 127.0.0.1) gets no page, no kernel, no file browser and no file; even with the token no file is served from disk,
 through `../` paths raw or percent-encoded. Ctrl-C on `channelgradcam explore` leaves no process behind.
@@ -102,7 +102,7 @@ def _check_answer(path, status, body, token, input_bytes):
 def test_server_answers_only_the_page(tmp_path):
     "`start_server` on 127.0.0.1 only; without the token: no page, no kernel, no file; with it: still no file from disk."
     require_module("voila")
-    from channelgradcam.explore import _children, start_server
+    from channelgradcam.server import _children, start_server
     model, inputs = _inputs(tmp_path)
     with start_server(model, inputs, class_names=["cat", "dog"]) as server:
         port = urllib.parse.urlsplit(server.url).port
@@ -134,7 +134,7 @@ def test_explore_command_page_token_and_ctrl_c(tmp_path):
     kernel refuses a visitor without the token (its REST and websocket URLs); Ctrl-C stops everything: exit status 0,
     no process left, the port closed."""
     require_module("voila")
-    from channelgradcam.explore import _children
+    from channelgradcam.server import _children
     model, inputs = _inputs(tmp_path)
     port = free_port()
     work = tmp_path / "tmp"
