@@ -12,8 +12,6 @@ import types
 import warnings
 import numpy as np
 from fastcore.basics import patch
-from .core import quiet_tensorflow
-quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
 import tensorflow as tf
 import keras
 from .images import to_float

@@ -11,8 +11,6 @@ import inspect
 import warnings
 from typing import NamedTuple
 import numpy as np
-from .core import quiet_tensorflow
-quiet_tensorflow()  # before TensorFlow's first import (through keras): no start-up noise
 import keras
 
 # %% auto #0
