@@ -101,6 +101,7 @@ def _try_lock(fd) -> bool:
         return True
     except OSError: return False
 
+# %% ../nbs/00_core.ipynb #2a87fbcc
 class RunLock:
     "Context manager: an exclusive OS-level lock on `folder/.lock`, released when the block or the process ends."
     def __init__(self,
@@ -151,6 +152,7 @@ class _Lines:
         if self.n: print(self._line() + " (done)", file=self.file, flush=True)
         self.n = 0
 
+# %% ../nbs/00_core.ipynb #86ef83c7
 class _Silent:
     "A progress reporter that only counts."
     def __init__(self): self.n = 0
@@ -173,6 +175,7 @@ class _Progress:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
+# %% ../nbs/00_core.ipynb #4fc9c644
 def _in_notebook() -> bool:
     ip = sys.modules.get("IPython")
     shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
