@@ -2,6 +2,8 @@
 
 __version__ = "0.2.0"  # the one source of the version: a release tag must be v<this> (.github/workflows/release.yaml)
 
+from . import core  # noqa: F401 (imported first by every entry point: it quiets TensorFlow's first import, from anywhere)
+
 # The entry points most users need, importable from the package itself. They load on first use, so that
 # `import channelgradcam` stays light (no TensorFlow until something needs it).
 _EXPORTS = {"ChannelGradCAM": "cam", "LayerCAM": "cam", "GradCAM": "cam", "GradCAMPlusPlus": "cam", "CAMResult": "cam",

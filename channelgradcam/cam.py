@@ -12,8 +12,6 @@ import types
 import warnings
 import numpy as np
 from fastcore.basics import patch
-from .core import quiet_tensorflow
-quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
 import tensorflow as tf
 import keras
 from .images import to_float
@@ -80,9 +78,11 @@ def normalize_jointly(
 # %% ../nbs/03_cam.ipynb #eec64387
 _SOFTMAX_SIGMOID = (keras.activations.softmax, keras.ops.softmax, tf.nn.softmax,
                     keras.activations.sigmoid, keras.ops.sigmoid, tf.nn.sigmoid)
+
 _NO_OPS = (keras.layers.Identity, keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
            keras.layers.SpatialDropout3D, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
            keras.layers.AlphaDropout, keras.layers.ActivityRegularization)
+
 _SQUASH_OPS = []  # the classes of the graph operations that keras.ops.softmax / sigmoid record (filled on first use)
 
 def _squash_op(op) -> bool:
@@ -93,6 +93,7 @@ def _squash_op(op) -> bool:
 
 def _is_squash(fn) -> bool: return any(fn is f for f in _SOFTMAX_SIGMOID)
 
+# %% ../nbs/03_cam.ipynb #6d74eb04
 def _no_op(op) -> bool:
     "True for a layer that passes its input through at inference."
     return isinstance(op, _NO_OPS) or (type(op) is keras.layers.Activation and op.activation is keras.activations.linear)
@@ -104,6 +105,7 @@ def _may_hide_squash(op) -> bool:
     return (isinstance(op, keras.layers.Lambda) or not type(op).__module__.startswith("keras")
             or (callable(act) and not known(act)))
 
+# %% ../nbs/03_cam.ipynb #668d05b4
 def split_head(
     model: keras.Model,  # a flat model with one (B, K) output
     score: str = "logit",  # "logit" (the input of a final softmax/sigmoid) or "prob" (the output)
@@ -148,6 +150,7 @@ def _output_names(model) -> list:
     if len(names) == len(model.outputs): return [str(n) for n in names]
     return [producer(t).operation.name if producer(t) is not None else str(i) for i, t in enumerate(model.outputs)]
 
+# %% ../nbs/03_cam.ipynb #1c559c55
 def select_output(
     model: keras.Model,  # a functional model, possibly with several outputs
     output: int | str | None = None,  # the output to explain: an index or a name (`model.output_names`); None: the only one
@@ -178,6 +181,7 @@ def _short(v, n=60):
     r = repr(v)
     return r if len(r) <= n else r[:n - 3] + "..."
 
+# %% ../nbs/03_cam.ipynb #33d97e5d
 def resolve_targets(
     targets,  # None (top class), an int, a sequence of B ints, a callable f(scores (B,K)) -> (B,), or "all"
     batch: int,  # B: images in the batch
@@ -269,6 +273,7 @@ def _strided(l):
     "True for a Conv2D with stride > 1, a spatial kernel and no dilation (its input gradient is slow on CPU)."
     return max(l.strides) > 1 and max(l.kernel_size) > 1 and max(l.dilation_rate) == 1
 
+# %% ../nbs/03_cam.ipynb #27ab8ce3
 def _fast_plan(flat):
     "{id(Conv2D output): following BatchNormalization step or None} for the convs `_run_fast` computes itself."
     steps, users, plan = graph_steps(flat), {}, {}
@@ -287,6 +292,7 @@ def _fast_plan(flat):
         if bn is not None or _strided(l): plan[id(t)] = bn
     return plan
 
+# %% ../nbs/03_cam.ipynb #ee650905
 def _run_fast(flat, x, plan):
     "`flat(x, training=False)` with each planned Conv2D (and the BatchNormalization folded into it) run by `_conv`."
     def call(step, args, kwargs, tensors):
@@ -314,6 +320,7 @@ def check_precision(precision) -> str:
         raise ValueError(f"Expected precision='float32' or 'bfloat16'. Received: precision={precision!r}")
     return precision
 
+# %% ../nbs/03_cam.ipynb #a0c304c2
 def _bfloat16_copy(model, keep=()):
     "A copy of the functional `model` computing in bfloat16 (Keras `mixed_bfloat16`) with its weights; layers named in `keep` stay float32."
     def clone(layer):
@@ -368,20 +375,22 @@ class BaseCAM:
         self._fn = silence_retracing_warning(tf.function(step, reduce_retracing=True))  # one function per explainer
         self._frozen = True
 
-    def __setattr__(self, name, value):
-        if getattr(self, "_frozen", False) and not name.startswith("_"):
-            raise AttributeError(f"Expected settings fixed at construction: make a new explainer, e.g. "
-                                 f"{type(self).__name__}(model, ..., {name}={value!r}). Received: {name}={value!r}")
-        object.__setattr__(self, name, value)
-
-    @property
-    def trace_count(self) -> int:
-        "How often the compiled function was traced (once per input signature)."
-        return self._traces
-
     def _weights(self, a, g):
         "How the method weights the activations `a` (B,h,w,C) given their gradients `g`: (B,h,w,C) or (B,1,1,C)."
         raise NotImplementedError
+
+# %% ../nbs/03_cam.ipynb #7441f544
+@patch
+def __setattr__(self:BaseCAM, name, value):
+    if getattr(self, "_frozen", False) and not name.startswith("_"):
+        raise AttributeError(f"Expected settings fixed at construction: make a new explainer, e.g. "
+                             f"{type(self).__name__}(model, ..., {name}={value!r}). Received: {name}={value!r}")
+    object.__setattr__(self, name, value)
+
+@patch(as_prop=True)
+def trace_count(self:BaseCAM) -> int:
+    "How often the compiled function was traced (once per input signature)."
+    return self._traces
 
 # %% ../nbs/03_cam.ipynb #2d4ae8a5
 @patch
@@ -397,6 +406,7 @@ def _resize(self:BaseCAM, m, x):
         m = tf.cond(tf.reduce_all(tf.shape(m)[1:3] == size), lambda: m, lambda: tf.image.resize(m, size, method="bilinear"))
     return m[..., 0] if squeeze else m
 
+# %% ../nbs/03_cam.ipynb #36afe0db
 @patch
 def _layer_map(self:BaseCAM, a, g, x):
     "One layer's map: weights × activations, summed over channels (unless per-channel), ReLU (unless signed), at the size of `x`."
@@ -441,6 +451,7 @@ def _code_key(fn):
     if any(n in g and not isinstance(g[n], types.ModuleType) for n in code.co_names): return None
     return code, id(g)
 
+# %% ../nbs/03_cam.ipynb #4599d040
 @patch
 def _same_function(self:BaseCAM, fn):
     "`fn`, or an earlier target function with the same code; warns when many different callables retrace."
@@ -454,6 +465,7 @@ def _same_function(self:BaseCAM, fn):
                       "object, or one that reads only its argument (those are reused by their code).", stacklevel=3)
     return fn
 
+# %% ../nbs/03_cam.ipynb #0f22488c
 @patch
 def _exec(self:BaseCAM, x, idx, fn):
     "The compiled function on rows `x` in batches of `batch_size` rows; numpy results, concatenated."
@@ -467,6 +479,7 @@ def _exec(self:BaseCAM, x, idx, fn):
         outs.append(res)
     return outs[0] if len(outs) == 1 else [np.concatenate(parts) for parts in zip(*outs)]
 
+# %% ../nbs/03_cam.ipynb #6321005c
 @patch
 def _maps(self:BaseCAM, rows, idx, fn):
     "(maps, cam, per-channel mass or None, targets, outputs, scores) for the rows."
@@ -475,6 +488,7 @@ def _maps(self:BaseCAM, rows, idx, fn):
     maps, t, outputs, s = parts
     return maps, maps, None, t, outputs, s
 
+# %% ../nbs/03_cam.ipynb #677f82c0
 @patch
 def _prepare(self:BaseCAM, x):
     "A validated float32 batch for the model: its channel count and (if fixed) size, integers scaled to its input range."
@@ -505,6 +519,7 @@ def explain(self:BaseCAM,
     imp, deg = _shares(mass) if mass is not None else (None, ~(maps != 0).any(axis=(-2, -1)))
     return CAMResult(maps, cam, imp, deg, t, outputs, s)
 
+# %% ../nbs/03_cam.ipynb #15cd71bf
 @patch
 def __call__(self:BaseCAM, x, targets=None) -> CAMResult:
     "Same as `explain`."
@@ -587,15 +602,17 @@ class ChannelGradCAM(BaseCAM):
             cam, mass = maps.sum(-1), np.abs(maps).sum(axis=(1, 2))
         return maps, cam, mass, t, outputs, s
 
-    def _smoothgrad(self, x, idx, fn):
-        "Maps averaged over `smoothgrad` noisy copies of each row of `x` (targets fixed to `idx`)."
-        n, rng = self.smoothgrad, np.random.default_rng(self.seed)
-        span = (x.reshape(len(x), -1).max(1) - x.reshape(len(x), -1).min(1)).astype(np.float32)
-        sigma = self.noise * np.where(span > 0, span, 1.0)
-        total = np.zeros(x.shape, np.float32)
-        rows = np.repeat(np.arange(len(x)), n)
-        for i in range(0, len(rows), self.batch_size):
-            r = rows[i:i + self.batch_size]
-            xn = x[r] + rng.standard_normal(x[r].shape, dtype=np.float32) * sigma[r, None, None, None]
-            np.add.at(total, r, self._exec(xn, idx[r], fn)[0])
-        return total / n
+# %% ../nbs/03_cam.ipynb #1398114a
+@patch
+def _smoothgrad(self:ChannelGradCAM, x, idx, fn):
+    "Maps averaged over `smoothgrad` noisy copies of each row of `x` (targets fixed to `idx`)."
+    n, rng = self.smoothgrad, np.random.default_rng(self.seed)
+    span = (x.reshape(len(x), -1).max(1) - x.reshape(len(x), -1).min(1)).astype(np.float32)
+    sigma = self.noise * np.where(span > 0, span, 1.0)
+    total = np.zeros(x.shape, np.float32)
+    rows = np.repeat(np.arange(len(x)), n)
+    for i in range(0, len(rows), self.batch_size):
+        r = rows[i:i + self.batch_size]
+        xn = x[r] + rng.standard_normal(x[r].shape, dtype=np.float32) * sigma[r, None, None, None]
+        np.add.at(total, r, self._exec(xn, idx[r], fn)[0])
+    return total / n

@@ -294,11 +294,12 @@ def _image_setup(args) -> argparse.Namespace:
     from channelgradcam.train import load_model
     from channelgradcam.cam import ChannelGradCAM, select_output
     from channelgradcam.dataset import run_info, value_policy, class_index, name_list
+    from channelgradcam import core
     model = select_output(load_model(args.model), args.output)
     (h, w, c), k = model.input_shape[1:], int(model.output_shape[-1])
     rec = run_info(args.model)
     classes = name_list(args.classes, k, "--classes", rec.get("classes"), [str(i) for i in range(k)])
-    names = name_list(args.channel_names, c, "--channel-names", rec.get("channel_names"), [f"ch{i + 1}" for i in range(c)])
+    names = name_list(args.channel_names, c, "--channel-names", rec.get("channel_names"), core.channel_names(c))
     convert, values = value_policy(input_range(model), args.scale, args.input_range)
     return argparse.Namespace(explainer=ChannelGradCAM(model, precision=args.precision), classes=classes, names=names, channels=c,
                               target=class_index(args.target, classes), convert=convert, values=values,
@@ -554,8 +555,6 @@ def main(
     try: args = parser.parse_args(_joined_ranges(sys.argv[1:] if argv is None else list(argv)))
     except SystemExit as e: return int(e.code or 0)
     try:
-        from channelgradcam.core import quiet_tensorflow
-        quiet_tensorflow()
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"channelgradcam {args.command}: interrupted{_interrupted(args)}", file=sys.stderr, flush=True)

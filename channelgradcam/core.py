@@ -1,4 +1,4 @@
-"""The small pieces every other module leans on: writing files atomically, locking a run folder, one progress reporter, one Gaussian blur, and a quiet TensorFlow import.
+"""The small pieces every other module leans on: a quiet TensorFlow import, writing files atomically, locking a run folder, one progress reporter, one Gaussian blur, and the default channel names.
 
 Docs: https://channelgradcam.github.io/channelgradcam/core.html.md"""
 
@@ -6,30 +6,61 @@ Docs: https://channelgradcam.github.io/channelgradcam/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #78381732
 from __future__ import annotations
-import json, os, sys, time
+import contextlib, json, numbers, os, sys, time
 from pathlib import Path
 from typing import Callable
 import numpy as np
 
 # %% auto #0
-__all__ = ['quiet_tensorflow', 'atomic_write', 'write_json', 'RunInProgressError', 'RunLock', 'progress', 'gaussian_blur']
+__all__ = ['quiet_tensorflow', 'atomic_write', 'write_json', 'RunInProgressError', 'RunLock', 'progress', 'gaussian_blur',
+           'channel_names']
 
 # %% ../nbs/00_core.ipynb #caf27142
-def quiet_tensorflow() -> None:
-    "Import TensorFlow with its C++ start-up logging discarded, and its Python logging at errors only (once; no-op if imported)."
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ warnings off too; errors still show
-    if "tensorflow" in sys.modules or os.environ.get("CHANNELGRADCAM_DEBUG"): return
+@contextlib.contextmanager
+def _stderr_discarded():
+    "File descriptor 2 pointed at /dev/null for the block: C++ logging writes there, past `sys.stderr`."
     sys.stderr.flush()
     try: saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    except OSError: saved = None  # no file descriptor 2 (some embedded interpreters): import loudly
-    if saved is not None: os.dup2(null, 2)
-    try:
-        import tensorflow as tf
-        tf.config.list_physical_devices()  # device discovery (cuInit) logs too
-    finally:
-        if saved is not None: os.dup2(saved, 2); os.close(saved); os.close(null)
-    import absl.logging
-    absl.logging.set_verbosity(absl.logging.ERROR)
+    except OSError:  # no file descriptor 2 (some embedded interpreters): nothing to discard
+        yield
+        return
+    os.dup2(null, 2)
+    try: yield
+    finally: os.dup2(saved, 2); os.close(saved); os.close(null)
+
+# %% ../nbs/00_core.ipynb #370b955c
+class _QuietTensorFlowImport:
+    "A `sys.meta_path` finder: TensorFlow's first import, whoever makes it, runs with its start-up logging discarded."
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow": return None
+        finders = [f for f in sys.meta_path if f is not self and hasattr(f, "find_spec")]
+        spec = next((s for f in finders if (s := f.find_spec(name, path, target)) is not None), None)
+        if spec is None or spec.loader is None: return spec
+        run = spec.loader.exec_module
+        def exec_module(module):
+            with _stderr_discarded():
+                run(module)
+                module.config.list_physical_devices()  # device discovery (cuInit) logs too
+            if self in sys.meta_path: sys.meta_path.remove(self)
+            import absl.logging
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        spec.loader.exec_module = exec_module  # this spec's own loader instance: the next spec gets a fresh one
+        return spec
+
+def _quiet_tensorflow_imports() -> None:
+    "Put the finder first on `sys.meta_path` (once), unless TensorFlow is imported or CHANNELGRADCAM_DEBUG is set."
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ warnings off too; errors still show
+    if "tensorflow" in sys.modules or os.environ.get("CHANNELGRADCAM_DEBUG"): return
+    if not any(type(f).__name__ == "_QuietTensorFlowImport" for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+_quiet_tensorflow_imports()  # the one call: at the package's import
+
+# %% ../nbs/00_core.ipynb #38440a39
+def quiet_tensorflow() -> None:
+    "Import TensorFlow now, with its start-up logging discarded (the package quiets its first import anyway; no-op if imported)."
+    _quiet_tensorflow_imports()
+    import tensorflow  # noqa: F401
 
 # %% ../nbs/00_core.ipynb #3d5206bb
 def atomic_write(
@@ -70,6 +101,7 @@ def _try_lock(fd) -> bool:
         return True
     except OSError: return False
 
+# %% ../nbs/00_core.ipynb #2a87fbcc
 class RunLock:
     "Context manager: an exclusive OS-level lock on `folder/.lock`, released when the block or the process ends."
     def __init__(self,
@@ -120,6 +152,7 @@ class _Lines:
         if self.n: print(self._line() + " (done)", file=self.file, flush=True)
         self.n = 0
 
+# %% ../nbs/00_core.ipynb #86ef83c7
 class _Silent:
     "A progress reporter that only counts."
     def __init__(self): self.n = 0
@@ -142,6 +175,7 @@ class _Progress:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
+# %% ../nbs/00_core.ipynb #4fc9c644
 def _in_notebook() -> bool:
     ip = sys.modules.get("IPython")
     shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
@@ -181,3 +215,12 @@ def gaussian_blur(
     if sigma == 0: return m.copy()
     from scipy import ndimage
     return ndimage.gaussian_filter(m, sigma, mode="mirror", radius=max(1, int(np.ceil(3 * sigma))), axes=axes)
+
+# %% ../nbs/00_core.ipynb #0c92b87e
+def channel_names(
+    n: int,  # the number of channels
+) -> list[str]:
+    "The default names of `n` channels: 'ch1', 'ch2', ..., f'ch{n}'."
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"Expected a number of channels >= 0. Received: n={n!r}")
+    return [f"ch{k + 1}" for k in range(int(n))]

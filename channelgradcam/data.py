@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .core import atomic_write, progress as _progress, quiet_tensorflow
+from .core import atomic_write, progress as _progress
 from .images import IMAGE_EXTS, layout_class, read_image, to_float, size_hw
 
 # %% auto #0
@@ -588,7 +588,6 @@ def make_dataset(images, # (N,H,W) channels of ONE split (array, ChannelCache or
                  drop_remainder=False, # drop the last, smaller batch
                 ):
     "A `tf.data.Dataset` of `(x float32 [0,1] (B,H,W,C), y int64)` batches gathered from the cache by `plan`."
-    quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
     import tensorflow as tf
     data, plan, masks, whole = _inputs(images, plan, masks, rgb, labels)
     src, ys = plan.sources, plan.labels

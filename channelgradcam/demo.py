@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from .core import quiet_tensorflow, write_json, RunLock
-quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
+from .core import write_json, RunLock
 import keras
 import tensorflow as tf
 

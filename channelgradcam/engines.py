@@ -45,8 +45,7 @@ def predictor_settings(
 _BUILT = {}  # per process: (model, settings) → the built engine, so a worker builds it once, whatever the engine pickles
 
 def _setup_tensorflow(threads):
-    "Quiet TensorFlow, grow GPU memory as needed (never take a whole GPU), and cap its threads: once per worker process."
-    core.quiet_tensorflow()
+    "Grow GPU memory as needed (never take a whole GPU) and cap TensorFlow's threads: once per worker process."
     import tensorflow as tf
     for gpu in tf.config.list_physical_devices("GPU"):
         try: tf.config.experimental.set_memory_growth(gpu, True)

@@ -19,10 +19,14 @@ __all__ = ['PHOTO_EXTS', 'TIFF_EXTS', 'ARRAY_EXTS', 'IMAGE_EXTS', 'ImageReadErro
 
 # %% ../nbs/01_images.ipynb #add93da8
 PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pgm")
+
 TIFF_EXTS = (".tif", ".tiff")
+
 ARRAY_EXTS = (".npy", ".npz")
+
 IMAGE_EXTS = PHOTO_EXTS + TIFF_EXTS + ARRAY_EXTS
 
+# %% ../nbs/01_images.ipynb #06b1be8f
 class ImageReadError(ValueError):
     "A file that cannot be read as an image (the message names the file)."
 
@@ -32,10 +36,12 @@ def _png_is_16bit_colour(path: Path) -> bool:
     with open(path, "rb") as f: head = f.read(26)
     return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
 
+# %% ../nbs/01_images.ipynb #f23c5f62
 _ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
            6: lambda a: a.swapaxes(0, 1)[:, ::-1], 7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
            8: lambda a: a.swapaxes(0, 1)[::-1]}  # EXIF orientation → the transform that displays the image upright
 
+# %% ../nbs/01_images.ipynb #758697fe
 _WARNINGS_LOCK = threading.Lock()  # `catch_warnings` swaps global state: threads that overlap it leak filters
 
 def _open_checked(path: Path) -> Image.Image:
@@ -51,6 +57,7 @@ def _open_checked(path: Path) -> Image.Image:
         warnings.warn(named, w.category, stacklevel=4)
     return im
 
+# %% ../nbs/01_images.ipynb #eb61819c
 def _read_photo(path: Path, hw) -> tuple[np.ndarray, bool]:
     "(H, W, C) array of a photo, EXIF-oriented and resized to `hw` (or None); and whether its last channel is alpha."
     if _png_is_16bit_colour(path):
@@ -86,6 +93,7 @@ def _read_tiff(path: Path):
                                  "If you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS (None disables the check).")
         return s.asarray(), s.axes
 
+# %% ../nbs/01_images.ipynb #0a936412
 def _read_array(path: Path) -> np.ndarray:
     "The array in a .npy file, or the single array (or the one named 'image') in a .npz file."
     if path.suffix.lower() == ".npy": return np.load(path, allow_pickle=False)
@@ -104,6 +112,7 @@ def _axis_by_shape(a: np.ndarray, channels=None) -> int | None:
         if first != last: return 0 if first else 2
     return None
 
+# %% ../nbs/01_images.ipynb #ed88159e
 def _channels_last(a: np.ndarray, path: Path, channels=None, channel_axis=None, axes=None) -> np.ndarray:
     "`a` as (H, W, C): 2-D gets C = 1; a 3-D array's channel axis comes from `channel_axis`, a TIFF channel axis, or its shape."
     if a.ndim == 2: return a[..., None]
@@ -175,6 +184,7 @@ def size_hw(
     if len(hw) != 2 or min(hw) < 1: raise ValueError(f"Expected size as an int or (height, width) > 0. Received: size={size!r}")
     return hw
 
+# %% ../nbs/01_images.ipynb #94fef3c8
 def read_image(
     path: str | os.PathLike,  # a photo (JPEG, PNG, ...), a TIFF (any bands and dtype), or a .npy/.npz array
     size=None,  # resize to an int (square) or (height, width); None: keep
@@ -236,9 +246,16 @@ class ImageList:
 
     def __repr__(self): return f"ImageList({len(self.paths)} images, {len(self.skipped)} skipped)"
 
+# %% ../nbs/01_images.ipynb #ae1c978b
 def _hidden(p: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in p.relative_to(root).parts)
 
+def _add(out: ImageList, p: Path, root: Path):
+    if p != root and _hidden(p, root): out.skipped.append((p, "hidden"))
+    elif p.suffix.lower() not in IMAGE_EXTS: out.skipped.append((p, f"not an image ({p.suffix or 'no extension'})"))
+    else: out.paths.append(p); out.roots.append(root)
+
+# %% ../nbs/01_images.ipynb #ccd0b238
 def list_images(
     inputs,  # a path or a list of paths: image files, folders, or @list.txt files
     recursive: bool = True,  # search sub-folders of folders
@@ -268,11 +285,6 @@ def list_images(
         elif p.is_file(): _add(out, p, p)
         else: raise FileNotFoundError(f"Expected an image file, a folder or @list.txt. Received: {s!r} (no such file or folder)")
     return out
-
-def _add(out: ImageList, p: Path, root: Path):
-    if p != root and _hidden(p, root): out.skipped.append((p, "hidden"))
-    elif p.suffix.lower() not in IMAGE_EXTS: out.skipped.append((p, f"not an image ({p.suffix or 'no extension'})"))
-    else: out.paths.append(p); out.roots.append(root)
 
 # %% ../nbs/01_images.ipynb #7c346d81
 def layout_class(

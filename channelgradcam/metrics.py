@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
-from .core import gaussian_blur, quiet_tensorflow
-quiet_tensorflow()  # before TensorFlow's first import: no start-up noise
+from .core import gaussian_blur
 import keras
 import tensorflow as tf
 

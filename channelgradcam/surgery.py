@@ -11,8 +11,6 @@ import inspect
 import warnings
 from typing import NamedTuple
 import numpy as np
-from .core import quiet_tensorflow
-quiet_tensorflow()  # before TensorFlow's first import (through keras): no start-up noise
 import keras
 
 # %% auto #0
@@ -45,6 +43,7 @@ def _step(node) -> GraphStep:
     "The public view of a Keras node."
     return GraphStep(node.operation, tuple(node.input_tensors), tuple(node.outputs))
 
+# %% ../nbs/02_surgery.ipynb #cdcb7a34
 def graph_steps(
     model: keras.Model,  # functional or Sequential model
 ) -> list[GraphStep]:
@@ -78,10 +77,12 @@ def _call_op(op, args, kwargs, training):
     if training is not None and _accepts_training(op): kwargs = {**kwargs, "training": training}
     return keras.tree.flatten(op(*args, **kwargs))
 
+# %% ../nbs/02_surgery.ipynb #ec8a2424
 def _is_graph_model(op):
     "True for a (possibly unbuilt) functional or Sequential model that can be inlined."
     return isinstance(op, keras.Sequential) or (isinstance(op, keras.Model) and model_graph(op) is not None)
 
+# %% ../nbs/02_surgery.ipynb #91f41747
 def replay(
     model,  # functional or Sequential model; nested ones are inlined, subclassed ones called whole
     inputs: list,  # new input tensors, one per model input
@@ -166,6 +167,7 @@ def _built_input_shape(model):
     s = next(iter(shapes.values())) if len(shapes) == 1 else None
     return tuple(s)[1:] if isinstance(s, (tuple, list)) and len(s) == 4 else None
 
+# %% ../nbs/02_surgery.ipynb #85ccc8e5
 def as_functional(
     model: keras.Model,  # any Keras image model; a subclassed one (a `call`, no `keras.Input`) is wrapped
     input_shape=None,  # (H, W, C) of its images (H, W may be None); default: the model's input, or the shape it was built on
@@ -201,6 +203,7 @@ def _has_nested(model):
     "True if `model` contains another model as a layer."
     return any(isinstance(l, keras.Model) for l in model.layers)
 
+# %% ../nbs/02_surgery.ipynb #9f8f7c16
 def _build(inputs, outputs, model, name=None):
     "A functional model from `inputs` to `outputs`, with a clear error on duplicate layer names."
     names = [l.name for l in _walk(model)]
@@ -213,6 +216,7 @@ def _build(inputs, outputs, model, name=None):
                              f"the layers of the nested models). Received: repeated names {dup or e}") from e
         raise
 
+# %% ../nbs/02_surgery.ipynb #8076757a
 def flatten_model(
     model: keras.Model,  # functional or Sequential model, possibly nesting other models
 ) -> keras.Model:
@@ -235,6 +239,7 @@ def _identity_conv(channels, name):
     return keras.layers.Conv2D(channels, 1, use_bias=False, trainable=False, name=name,
                                kernel_initializer=keras.initializers.Constant(np.eye(channels, dtype="float32")[None, None]))
 
+# %% ../nbs/02_surgery.ipynb #c60aef7f
 def _not_identity(model, layer) -> str | None:
     "Why `layer` is not a frozen 1x1 identity applied directly to `model`'s (flat) input, or None if it is one."
     c = int(model_input(model).shape[-1])
@@ -252,6 +257,7 @@ def _not_identity(model, layer) -> str | None:
         return "it is not applied once, directly to the model input"
     return None
 
+# %% ../nbs/02_surgery.ipynb #8cfb9452
 def _names(name):
     "`name`, `name_1`, `name_2`, ... : the names `channel_conv` may have."
     yield name
@@ -312,6 +318,7 @@ def _parse_range(name):
     except ValueError: return None
     return (lo, hi) if lo < hi else None
 
+# %% ../nbs/02_surgery.ipynb #73035796
 def input_range(
     model: keras.Model,  # any Keras model (nested models are searched too)
 ) -> tuple[float, float] | None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import contextlib, csv, inspect, json, os, pathlib, shutil, socket, tempfile, warnings
 import numpy as np
 from fastcore.basics import patch
-from .core import atomic_write, write_json, RunLock, quiet_tensorflow
-quiet_tensorflow()
+from .core import atomic_write, write_json, RunLock
 import tensorflow as tf
 import keras
 from .surgery import add_channel_conv

@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 from fastcore.basics import patch
 from .core import gaussian_blur
+from . import core
 from .cam import as_image_batch, normalize_jointly
 
 # %% auto #0
@@ -103,8 +104,8 @@ def composite(xd:np.ndarray, # display-scaled image(s) (...,H,W,C) in [0,1]
 def name_channels(channel_names, # names of the C channels (list or "R,G,B"), or None
                   C:int, # the number of channels
                  ) -> list:
-    "The C channel names: `channel_names` checked, or 'channel 1', ... 'channel C'."
-    if channel_names is None: return [f"channel {k + 1}" for k in range(C)]
+    "The C channel names: `channel_names` checked, or 'ch1', ... 'chC' (`core.channel_names`)."
+    if channel_names is None: return core.channel_names(C)
     names = [s.strip() for s in channel_names.split(",")] if isinstance(channel_names, str) else [str(n) for n in channel_names]
     if len(names) != C:
         raise ValueError(f"Expected {C} channel names, one per channel of the images. Received: channel_names={names!r}")
@@ -142,7 +143,7 @@ def _text_inches(texts, fontsize=8):
 # %% ../nbs/06_viz.ipynb #100c30dd
 def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
                   labels=None, # class index (or name) per image, shown on the left
-                  channel_names=None, # names of the C channels (default "channel 1", ...)
+                  channel_names=None, # names of the C channels (default "ch1", ...)
                   class_names=None, # names for integer labels
                   rgb=(0, 1, 2), # channels (0-based) used for the colour composite when C > 3
                   max_images:int=8, # show at most this many rows
@@ -330,7 +331,7 @@ class _ChannelRow:
         self.colorbar.set_ticks([vmin, (vmin + 1) / 2, 1]); self.colorbar.ax.tick_params(labelsize=8)
         self.colorbar.set_label("map / image max", fontsize=8)
         self.bars = self.bar_axes.barh(np.arange(C), imp_i, color="tab:orange")
-        short = [str(k + 1) if n == f"channel {k + 1}" else n[:10] for k, n in enumerate(names)]
+        short = [str(k + 1) if n == d else n[:10] for k, (n, d) in enumerate(zip(names, core.channel_names(len(names))))]
         self.bar_axes.set_yticks(np.arange(C), short, fontsize=8)
         self.bar_axes.set_xlim(0, 1); self.bar_axes.set_xticks([0, 0.5, 1]); self.bar_axes.invert_yaxis()
         self.bar_axes.tick_params(axis="x", labelsize=8)
@@ -420,7 +421,7 @@ class CAMView:
     "One image and its explanation in a figure that `update` redraws in place: the figure of an app such as the explorer."
     def __init__(self,
                  class_names=None, # names for class indices
-                 channel_names=None, # names of the C channels (default "channel 1", ...)
+                 channel_names=None, # names of the C channels (default "ch1", ...)
                  rgb=(0, 1, 2), # channels for the colour composite when C > 3
                  cmap:str="jet", # colour map of the maps (signed maps use "RdBu_r")
                  size:float=1.6, # inches per panel
