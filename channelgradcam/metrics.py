@@ -79,10 +79,19 @@ def _pick(scores, targets) -> np.ndarray:
     return target_scores(scores, targets)[0].numpy()
 
 # %% ../nbs/07_metrics.ipynb #30e3e57f
+def _given_fill(baseline, shape) -> np.ndarray:
+    "Given fill values (a number, one per channel, or an array like the images) broadcast to the images' `shape`."
+    b = np.asarray(baseline, np.float32)
+    try: b = np.broadcast_to(b, shape)
+    except ValueError:
+        raise ValueError(f"Expected a baseline that broadcasts to x.shape={shape}. Received: baseline.shape={b.shape}") from None
+    if not np.isfinite(b).all(): raise ValueError("Expected finite baseline values. Received: baseline with NaN or inf")
+    return b
+
 def _shifts(B, draws, seed) -> list[int]:
     "`draws` distinct cyclic shifts of a batch of `B` (each a derangement: no image keeps its own channel), from `seed`."
     if draws > B - 1:
-        raise ValueError(f'Expected draws ≤ {B - 1} for mode="shuffle" on {B} images (the distinct cyclic shifts of the batch). '
+        raise ValueError(f'Expected draws ≤ {B - 1} for baseline="shuffle" on {B} images (the distinct cyclic shifts of the batch). '
                          f"Received: draws={draws}")
     rng = np.random.default_rng(seed)
     first = int(rng.integers(1, B))                                  # draws=1: the single shift of earlier versions
@@ -93,7 +102,7 @@ def channel_ablation(
     model,                        # Keras model taking (B,H,W,C) images
     x,                            # images (B,H,W,C) or one image (H,W,C), as the model expects them
     targets=None,                 # None (top class of the intact image), int, B ints, or callable(outputs)->(B,) scores
-    mode:str="mean",              # "zero", "mean" (channel mean over the image) or "shuffle" (channel from another image)
+    baseline="mean",              # "zero", "mean" (each image's channel mean), a number or per-channel values, or "shuffle"
     score:str="logit",            # "logit" (pre-softmax) or "prob" (model output)
     batch_size:int=64,            # images per forward pass
     seed:int=0,                   # seed of the "shuffle" derangements
@@ -103,15 +112,19 @@ def channel_ablation(
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
     B, H, W, C = x.shape
-    if mode not in ("zero", "mean", "shuffle"):
-        raise ValueError(f'Expected mode "zero", "mean" or "shuffle". Received: mode={mode!r}')
+    named = isinstance(baseline, str)
+    if named and baseline not in ("zero", "mean", "shuffle"):
+        raise ValueError(f'Expected baseline "zero", "mean", "shuffle", a number or per-channel values. Received: baseline={baseline!r}')
+    fill = None if named else _given_fill(baseline, x.shape)
+    shuffle = named and baseline == "shuffle"
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ValueError(f"Expected draws to be an integer ≥ 1. Received: draws={draws!r}")
-    if draws > 1 and mode != "shuffle":
-        raise ValueError(f'Expected draws=1 with mode={mode!r}, which is deterministic (only "shuffle" draws). Received: draws={draws}')
+    if draws > 1 and not shuffle:
+        what = f"baseline={baseline!r}" if named else "given baseline values"
+        raise ValueError(f'Expected draws=1 with {what}, which is deterministic (only "shuffle" draws). Received: draws={draws}')
     shifts = [0]
-    if mode == "shuffle":
-        if B < 2: raise ValueError(f'Expected at least 2 images in the batch for mode="shuffle". Received: x.shape={x.shape}')
+    if shuffle:
+        if B < 2: raise ValueError(f'Expected at least 2 images in the batch for baseline="shuffle". Received: x.shape={x.shape}')
         shifts = _shifts(B, int(draws), seed)
     fn = _score_model(model, score, output)
     base = _predict(fn, x, batch_size)
@@ -121,8 +134,9 @@ def channel_ablation(
     for k in range(C):
         for shift in shifts:
             xa = x.copy()
-            if mode == "zero": xa[..., k] = 0
-            elif mode == "mean": xa[..., k] = x[..., k].mean(axis=(1, 2), keepdims=True)
+            if fill is not None: xa[..., k] = fill[..., k]
+            elif baseline == "zero": xa[..., k] = 0
+            elif baseline == "mean": xa[..., k] = x[..., k].mean(axis=(1, 2), keepdims=True)
             else: xa[..., k] = x[(np.arange(B) + shift) % B, :, :, k]  # a cyclic shift: no image keeps its own channel
             drops[:, k] += s0 - _pick(_predict(fn, xa, batch_size), t)
     return drops / len(shifts)
@@ -278,10 +292,7 @@ def _baseline(x, baseline, sigma):
         if baseline == "mean": return np.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape)
         if baseline == "blur": return gaussian_blur(x, sigma if sigma else max(x.shape[1:3]) / 32, axes=(1, 2))
         raise ValueError(f'Expected baseline "zero", "mean", "blur", a number or an array like x. Received: baseline={baseline!r}')
-    b = np.asarray(baseline, np.float32)
-    try: return np.broadcast_to(b, x.shape)
-    except ValueError:
-        raise ValueError(f"Expected a baseline that broadcasts to x.shape={x.shape}. Received: baseline.shape={b.shape}") from None
+    return _given_fill(baseline, x.shape)
 
 def _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert, output=None):
     x = _images(x, model); maps = _maps(maps)
