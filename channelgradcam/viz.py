@@ -146,7 +146,7 @@ def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
                   class_names=None, # names for integer labels
                   rgb=(0, 1, 2), # channels (0-based) used for the colour composite when C > 3
                   max_images:int=8, # show at most this many rows
-                  size:float=1.6, # inches per panel
+                  panel_inches:float=1.6, # inches per panel
                   dpi:int=100,
                  ) -> Figure:
     "One row per image: colour composite, then each channel in grayscale."
@@ -156,7 +156,7 @@ def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
     comp = composite(xd, rgb)
     ncol = C + (comp is not None)
     margin = 0.3 if labels is not None else 0.05  # inches on the left, for the labels (whatever the figure's width)
-    fig = new_figure(size * ncol + margin, size * B * H / W + 0.35, dpi)
+    fig = new_figure(panel_inches * ncol + margin, panel_inches * B * H / W + 0.35, dpi)
     axes = fig.subplots(B, ncol, squeeze=False)
     for i in range(B):
         row = list(axes[i])
@@ -248,11 +248,11 @@ def _image_for_display(xd_i, rgb):
     c = composite(xd_i, rgb)
     return xd_i[..., 0] if c is None else c
 
-def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", size=1.6, dpi=100, label_width=None):
+def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", panel_inches=1.6, dpi=100, label_width=None):
     "Figure with one `_ImageRow` per image (in `fig.rows`), room on the left for the row labels."
     B, H, W = imgs.shape[:3]
     L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
-    fw, fh = L + 3 * size + 0.1, size * B * H / W + 0.6
+    fw, fh = L + 3 * panel_inches + 0.1, panel_inches * B * H / W + 0.6
     fig = new_figure(fw, fh, dpi)
     gs = fig.add_gridspec(B, 3)
     fig.rows = [_ImageRow(fig, [gs[r, j] for j in range(3)], imgs[r], m[r], alpha, cmap, labels[r], r == 0)
@@ -271,7 +271,7 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
              rgb=(0, 1, 2), # channels for the colour composite when C > 3
              cmap:str="jet",
              max_images:int=8,
-             size:float=1.6, # inches per panel
+             panel_inches:float=1.6, # inches per panel
              dpi:int=100,
             ) -> Figure:
     "Image, its CAM, and the CAM overlaid with opacity `alpha`, one row per image."
@@ -287,7 +287,7 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
     rows = [_row_label(res.targets[i], res.outputs[i], lab(i), class_names, res.degenerate[i]) if res is not None
             else (f"true: {_class_name(lab(i), class_names)}" if _known(lab(i)) else "", False) for i in idx]
     imgs = np.stack([_image_for_display(xd[i], rgb) for i in idx])
-    return _image_figure(imgs, m, rows, alpha, cmap, _note(sigma=sigma), size, dpi)
+    return _image_figure(imgs, m, rows, alpha, cmap, _note(sigma=sigma), panel_inches, dpi)
 
 # %% ../nbs/06_viz.ipynb #d1406f3e
 def _select_class(result, target=None):
@@ -358,14 +358,14 @@ def _channel_grid(fig, nrows, C):
     ratios = [1] * (int(C > 1) + C) + [0.07, 0.55, 0.9]   # the 0.55 column stays empty: room for colour-bar labels
     return fig.add_gridspec(nrows, len(ratios), width_ratios=ratios, wspace=0.08, hspace=0.25), len(ratios)
 
-def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="jet", note="", size=1.6, dpi=100,
+def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="jet", note="", panel_inches=1.6, dpi=100,
                     label_width=None):
     "Figure with one `_ChannelRow` per image (in `fig.rows`); signed maps get a [-1, 1] scale."
     n, H, W, C = xd.shape
     vmin = -1.0 if (m < 0).any() else 0.0
     if vmin < 0 and cmap == "jet": cmap = "RdBu_r"
     L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
-    fw, fh = L + size * (C + (C > 1) + 1.5) + 0.15, size * n * H / W * 1.1 + 0.45 + 0.25
+    fw, fh = L + panel_inches * (C + (C > 1) + 1.5) + 0.15, panel_inches * n * H / W * 1.1 + 0.45 + 0.25
     fig = new_figure(fw, fh, dpi)
     gs, ncol = _channel_grid(fig, n, C)
     fig.rows = [_ChannelRow(fig, [gs[r, j] for j in range(ncol) if j != ncol - 2], xd[r], m[r], imp[r], names,
@@ -387,7 +387,7 @@ def show_channel_cams(x, # images (B,H,W,C) the result was computed on
                       cmap:str="jet",
                       title:str="", # note for the figure title (e.g. the file name, "SmoothGrad n=8")
                       max_images:int=8,
-                      size:float=1.6, # inches per panel
+                      panel_inches:float=1.6, # inches per panel
                       dpi:int=100,
                      ) -> Figure:
     "Each channel with its own map on one shared scale per image, a colour bar, and per-channel importance bars."
@@ -402,7 +402,7 @@ def show_channel_cams(x, # images (B,H,W,C) the result was computed on
     rows = [_row_label(tg[i], None if outputs is None else outputs[i], None if labels is None else labels[i],
                        class_names, deg[i]) for i in idx]
     return _channel_figure(xd[idx], m, imp[idx], rows, name_channels(channel_names, C), rgb, alpha, cmap,
-                           _note(title, sigma), size, dpi)
+                           _note(title, sigma), panel_inches, dpi)
 
 # %% ../nbs/06_viz.ipynb #f22fa471
 def _one(result, i):
@@ -423,11 +423,11 @@ class CAMView:
                  channel_names=None, # names of the C channels (default "channel 1", ...)
                  rgb=(0, 1, 2), # channels for the colour composite when C > 3
                  cmap:str="jet", # colour map of the maps (signed maps use "RdBu_r")
-                 size:float=1.6, # inches per panel
+                 panel_inches:float=1.6, # inches per panel
                  dpi:int=100, # figure pixels per inch: inches × dpi is the figure's natural size on screen
                 ):
         self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.channel_names, self.rgb, self.cmap, self.size, self.dpi = channel_names, rgb, cmap, size, dpi
+        self.channel_names, self.rgb, self.cmap, self.panel_inches, self.dpi = channel_names, rgb, cmap, panel_inches, dpi
         self.figure, self._figures = None, {}
 
     def __repr__(self): return f"CAMView({len(self._figures)} layout(s) built)"
@@ -464,9 +464,9 @@ def update(self:CAMView,
         width = _label_inches(self.class_names, _is_prob(out))
         if imp is not None:
             fig = _channel_figure(xd[None], m, imp[None], [lab], name_channels(self.channel_names, xd.shape[-1]), self.rgb,
-                                  alpha, self.cmap, note, self.size, self.dpi, width)
+                                  alpha, self.cmap, note, self.panel_inches, self.dpi, width)
         else:
-            fig = _image_figure(_image_for_display(xd, self.rgb)[None], m, [lab], alpha, self.cmap, note, self.size,
+            fig = _image_figure(_image_for_display(xd, self.rgb)[None], m, [lab], alpha, self.cmap, note, self.panel_inches,
                                 self.dpi, width)
         self._figures[key] = fig
     else:
@@ -482,7 +482,7 @@ def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMRes
                             average:bool=True, # mean ± sd over images (else grouped bars per image)
                             labels=None, # legend label per image when average=False
                             ax=None, # draw into this Axes instead of a new figure
-                            size:float=1.6, # inches per channel
+                            panel_inches:float=1.6, # inches per channel
                             dpi:int=100,
                            ) -> Figure:
     "Bar chart of per-channel importance: averaged with spread, or per image."
@@ -494,7 +494,7 @@ def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMRes
     B, C = imp.shape
     names = name_channels(channel_names, C)
     own = ax is None
-    if own: fig = new_figure(max(2.5, 0.55 * size * C + 1), 2.2, dpi); ax = fig.add_subplot(111)
+    if own: fig = new_figure(max(2.5, 0.55 * panel_inches * C + 1), 2.2, dpi); ax = fig.add_subplot(111)
     else: fig = ax.figure
     pos = np.arange(C)
     if average or B == 1:
