@@ -274,7 +274,7 @@ def _ablation(model, x, result, cfg, seed) -> dict:
     out = {}
     for mode in (cfg["ablation"], *cfg["ablation_also"]):
         draws = cfg["shuffle_draws"] if mode == "shuffle" else 1
-        drops = channel_ablation(model, x, targets=result.targets, mode=mode, seed=seed, batch_size=256, draws=draws)
+        drops = channel_ablation(model, x, targets=result.targets, baseline=mode, seed=seed, batch_size=256, draws=draws)
         ag = importance_agreement(result.importance, drops)
         out[mode] = dict(top1_agreement=round(ag.top1_rate, 4), spearman_mean=round(ag.spearman_mean, 4),
                          drop_mean=_mean(drops), top1_is_channel1=round(float((drops.argmax(1) == 0).mean()), 4),

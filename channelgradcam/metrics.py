@@ -23,11 +23,12 @@ from .cam import as_image_batch, select_output, split_head, resolve_targets, tar
 __all__ = ['channel_ablation', 'Agreement', 'importance_agreement', 'PointingResult', 'pointing_game', 'average_drop',
            'increase_in_confidence', 'Curve', 'deletion_curve', 'insertion_curve']
 
-# %% ../nbs/07_metrics.ipynb #1a95ea83
+# %% ../nbs/07_metrics.ipynb #d040465a
 def _images(x, model) -> np.ndarray:
     "`x` as a float32 (B,H,W,C) array for `model`, read as the explainers read it (`cam.as_image_batch`)."
     return as_image_batch(x, value_range=input_range(model))
 
+# %% ../nbs/07_metrics.ipynb #cae1f123
 def _maps(maps, name="maps", ndim=(3,)) -> np.ndarray:
     "`maps` as float32 with one of the ranks in `ndim`, finite."
     if isinstance(maps, tf.Tensor): maps = maps.numpy()
@@ -39,6 +40,7 @@ def _maps(maps, name="maps", ndim=(3,)) -> np.ndarray:
     if not np.isfinite(maps).all(): raise ValueError(f"Expected finite {name}. Received: {name} with NaN or inf")
     return maps
 
+# %% ../nbs/07_metrics.ipynb #d2dbb7f0
 def _same_batch(**arrays):
     "Raise if the arrays' first axes differ."
     sizes = {k: len(v) for k, v in arrays.items()}
@@ -46,7 +48,7 @@ def _same_batch(**arrays):
         raise ValueError(f"Expected the same batch size for {' and '.join(sizes)} (batch sizes differ). "
                          f"Received: {', '.join(f'len({k})={n}' for k, n in sizes.items())}")
 
-# %% ../nbs/07_metrics.ipynb #d141f422
+# %% ../nbs/07_metrics.ipynb #d2a6c06f
 _LOGIT_MODELS = weakref.WeakKeyDictionary()  # model -> None (its output is the logit) or (pre-head model, head)
 
 def _score_model(model, score="logit", output=None):
@@ -62,37 +64,78 @@ def _score_model(model, score="logit", output=None):
     sub, head = entry
     return lambda x, training=False: head(sub(x, training=training))[1]
 
+# %% ../nbs/07_metrics.ipynb #45ad02da
 def _predict(fn, x, batch_size=64) -> np.ndarray:
     "Run `fn` on `x` in batches of `batch_size` (inference mode) and return numpy (B,K)."
     outs = [np.asarray(fn(tf.constant(x[i:i+batch_size]), training=False)) for i in range(0, len(x), batch_size)]
     out = np.concatenate(outs).astype(np.float32)
     return out.reshape(len(x), -1)
 
+# %% ../nbs/07_metrics.ipynb #cabe078e
 def _targets(targets, scores):
     "Targets fixed on the intact images' (B,K) scores: int32 (B,) classes (the top class for None), or the callable."
     t = resolve_targets(targets, *scores.shape, allow_all=False)
     return t if callable(t) else target_scores(scores, t)[1].numpy()
 
+# %% ../nbs/07_metrics.ipynb #879c3a4d
 def _pick(scores, targets) -> np.ndarray:
     "The target score per image (B,): scores[b, t_b], or targets(scores) for a callable."
     return target_scores(scores, targets)[0].numpy()
 
-# %% ../nbs/07_metrics.ipynb #30e3e57f
+# %% ../nbs/07_metrics.ipynb #dc6c7d82
+def _given_fill(baseline, shape) -> np.ndarray:
+    "Given fill values (a number, one per channel, or an array like the images) broadcast to the images' `shape`."
+    b = np.asarray(baseline, np.float32)
+    try: b = np.broadcast_to(b, shape)
+    except ValueError:
+        raise ValueError(f"Expected a baseline that broadcasts to x.shape={shape}. Received: baseline.shape={b.shape}") from None
+    if not np.isfinite(b).all(): raise ValueError("Expected finite baseline values. Received: baseline with NaN or inf")
+    return b
+
+# %% ../nbs/07_metrics.ipynb #1916091b
 def _shifts(B, draws, seed) -> list[int]:
     "`draws` distinct cyclic shifts of a batch of `B` (each a derangement: no image keeps its own channel), from `seed`."
     if draws > B - 1:
-        raise ValueError(f'Expected draws ≤ {B - 1} for mode="shuffle" on {B} images (the distinct cyclic shifts of the batch). '
+        raise ValueError(f'Expected draws ≤ {B - 1} for baseline="shuffle" on {B} images (the distinct cyclic shifts of the batch). '
                          f"Received: draws={draws}")
     rng = np.random.default_rng(seed)
-    first = int(rng.integers(1, B))                                  # draws=1: the single shift of earlier versions
+    first = int(rng.integers(1, B))                                  # the shift of draws=1
     rest = rng.permutation(np.setdiff1d(np.arange(1, B), [first]))[:draws - 1]
     return [first, *map(int, rest)]
 
+# %% ../nbs/07_metrics.ipynb #fb5d8414
+def _ablation_plan(baseline, draws, seed, shape) -> tuple:
+    "(given fill values or None, the cyclic shifts to average) for `channel_ablation`, its arguments checked."
+    named = isinstance(baseline, str)
+    if named and baseline not in ("zero", "mean", "shuffle"):
+        raise ValueError(f'Expected baseline "zero", "mean", "shuffle", a number or per-channel values. Received: baseline={baseline!r}')
+    fill = None if named else _given_fill(baseline, shape)
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"Expected draws to be an integer ≥ 1. Received: draws={draws!r}")
+    shuffle = named and baseline == "shuffle"
+    if draws > 1 and not shuffle:
+        what = f"baseline={baseline!r}" if named else "given baseline values"
+        raise ValueError(f'Expected draws=1 with {what}, which is deterministic (only "shuffle" draws). Received: draws={draws}')
+    if not shuffle: return fill, [0]
+    if shape[0] < 2: raise ValueError(f'Expected at least 2 images in the batch for baseline="shuffle". Received: x.shape={shape}')
+    return None, _shifts(shape[0], int(draws), seed)
+
+# %% ../nbs/07_metrics.ipynb #a973c782
+def _replace_channel(x, k, baseline, fill=None, shift=0) -> np.ndarray:
+    "A copy of images `x` with channel `k` replaced by `fill`, zeros, each image's channel mean or a shifted image's channel."
+    xa = x.copy()
+    if fill is not None: xa[..., k] = fill[..., k]
+    elif baseline == "zero": xa[..., k] = 0
+    elif baseline == "mean": xa[..., k] = x[..., k].mean(axis=(1, 2), keepdims=True)
+    else: xa[..., k] = x[(np.arange(len(x)) + shift) % len(x), :, :, k]  # a cyclic shift: no image keeps its own channel
+    return xa
+
+# %% ../nbs/07_metrics.ipynb #42b6d5af
 def channel_ablation(
     model,                        # Keras model taking (B,H,W,C) images
     x,                            # images (B,H,W,C) or one image (H,W,C), as the model expects them
     targets=None,                 # None (top class of the intact image), int, B ints, or callable(outputs)->(B,) scores
-    mode:str="mean",              # "zero", "mean" (channel mean over the image) or "shuffle" (channel from another image)
+    baseline="mean",              # "zero", "mean" (each image's channel mean), a number or per-channel values, or "shuffle"
     score:str="logit",            # "logit" (pre-softmax) or "prob" (model output)
     batch_size:int=64,            # images per forward pass
     seed:int=0,                   # seed of the "shuffle" derangements
@@ -101,32 +144,17 @@ def channel_ablation(
 ) -> np.ndarray:                  # score drop (B,C); larger = the channel mattered more
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
-    B, H, W, C = x.shape
-    if mode not in ("zero", "mean", "shuffle"):
-        raise ValueError(f'Expected mode "zero", "mean" or "shuffle". Received: mode={mode!r}')
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
-        raise ValueError(f"Expected draws to be an integer ≥ 1. Received: draws={draws!r}")
-    if draws > 1 and mode != "shuffle":
-        raise ValueError(f'Expected draws=1 with mode={mode!r}, which is deterministic (only "shuffle" draws). Received: draws={draws}')
-    shifts = [0]
-    if mode == "shuffle":
-        if B < 2: raise ValueError(f'Expected at least 2 images in the batch for mode="shuffle". Received: x.shape={x.shape}')
-        shifts = _shifts(B, int(draws), seed)
+    fill, shifts = _ablation_plan(baseline, draws, seed, x.shape)
     fn = _score_model(model, score, output)
     base = _predict(fn, x, batch_size)
     t = _targets(targets, base)
     s0 = _pick(base, t)
-    drops = np.zeros((B, C), np.float32)
-    for k in range(C):
-        for shift in shifts:
-            xa = x.copy()
-            if mode == "zero": xa[..., k] = 0
-            elif mode == "mean": xa[..., k] = x[..., k].mean(axis=(1, 2), keepdims=True)
-            else: xa[..., k] = x[(np.arange(B) + shift) % B, :, :, k]  # a cyclic shift: no image keeps its own channel
-            drops[:, k] += s0 - _pick(_predict(fn, xa, batch_size), t)
+    drops = np.zeros((len(x), x.shape[-1]), np.float32)
+    for k in range(x.shape[-1]):
+        for shift in shifts: drops[:, k] += s0 - _pick(_predict(fn, _replace_channel(x, k, baseline, fill, shift), batch_size), t)
     return drops / len(shifts)
 
-# %% ../nbs/07_metrics.ipynb #938abe34
+# %% ../nbs/07_metrics.ipynb #de468827
 @dataclass
 class Agreement:
     "Per-image agreement between two channel-importance tables."
@@ -140,7 +168,7 @@ class Agreement:
         s = self.spearman[np.isfinite(self.spearman)]
         return float(s.mean()) if len(s) else float("nan")
 
-# %% ../nbs/07_metrics.ipynb #554d1c4b
+# %% ../nbs/07_metrics.ipynb #a7cc2ab0
 def importance_agreement(
     cam_importance,               # (B,C) importance from an explainer, e.g. CAMResult.importance
     ablation_importance,          # (B,C) importance from a perturbation, e.g. channel_ablation(...)
@@ -160,7 +188,7 @@ def importance_agreement(
         rho = np.where(den > 0, (ra * rb).sum(1) / np.where(den > 0, den, 1), np.nan)
     return Agreement(spearman=rho, top1=a.argmax(1) == b.argmax(1))
 
-# %% ../nbs/07_metrics.ipynb #44f3b573
+# %% ../nbs/07_metrics.ipynb #bf9a6bab
 @dataclass
 class PointingResult:
     "Pointing-game outcome per map."
@@ -172,6 +200,7 @@ class PointingResult:
     @property
     def energy_mean(self) -> float: return float(self.energy.mean())
 
+# %% ../nbs/07_metrics.ipynb #a54203e1
 def _disk(r):
     "Integer offsets (K,2) within Euclidean distance r of the origin."
     r = int(r); g = np.arange(-r, r + 1)
@@ -179,7 +208,7 @@ def _disk(r):
     keep = dy**2 + dx**2 <= r**2
     return np.stack([dy[keep], dx[keep]], 1)
 
-# %% ../nbs/07_metrics.ipynb #81210be0
+# %% ../nbs/07_metrics.ipynb #58e71b54
 def pointing_game(
     maps,                         # maps (B,H,W) or per-channel maps (B,H,W,C), ≥ 0
     masks,                        # object masks, bool, same shape as `maps`
@@ -206,7 +235,7 @@ def pointing_game(
     energy = np.where(tot > 0, (flat * mflat).sum(1) / np.where(tot > 0, tot, 1), 0.0)
     return PointingResult(hits.reshape(lead), energy.reshape(lead).astype(np.float32), pts.reshape(*lead, 2))
 
-# %% ../nbs/07_metrics.ipynb #614d9641
+# %% ../nbs/07_metrics.ipynb #a904dbab
 def _unit_maps(maps, hw) -> np.ndarray:
     "Maps (B,h,w) resized to `hw` and min–max scaled per map to [0,1] (constant maps → 0)."
     maps = _maps(maps)
@@ -215,6 +244,7 @@ def _unit_maps(maps, hw) -> np.ndarray:
     lo = maps.min(axis=(1, 2), keepdims=True); hi = maps.max(axis=(1, 2), keepdims=True)
     return np.where(hi > lo, (maps - lo) / np.where(hi > lo, hi - lo, 1), 0).astype(np.float32)
 
+# %% ../nbs/07_metrics.ipynb #94201e95
 def _explanation_scores(model, x, maps, targets, score, batch_size, output=None):
     "Scores of the intact images (Y) and of the explanation maps x*M (O) for the targets."
     x = _images(x, model); maps = _maps(maps)
@@ -225,7 +255,7 @@ def _explanation_scores(model, x, maps, targets, score, batch_size, output=None)
     e = x * _unit_maps(maps, x.shape[1:3])[..., None]
     return _pick(base, t), _pick(_predict(fn, e, batch_size), t)
 
-# %% ../nbs/07_metrics.ipynb #b93bfb7a
+# %% ../nbs/07_metrics.ipynb #075edccd
 def average_drop(
     model,                        # Keras model
     x,                            # images (B,H,W,C)
@@ -244,7 +274,7 @@ def average_drop(
     d = np.maximum(0, y - o) / np.maximum(y, 1e-12)
     return float(d.mean()) if reduce else d
 
-# %% ../nbs/07_metrics.ipynb #3c030f52
+# %% ../nbs/07_metrics.ipynb #b0cf9346
 def increase_in_confidence(
     model,                        # Keras model
     x,                            # images (B,H,W,C)
@@ -260,7 +290,7 @@ def increase_in_confidence(
     inc = y < o
     return float(inc.mean()) if reduce else inc
 
-# %% ../nbs/07_metrics.ipynb #ef2e6083
+# %% ../nbs/07_metrics.ipynb #c108d42a
 @dataclass
 class Curve:
     "A deletion or insertion curve per image."
@@ -270,6 +300,7 @@ class Curve:
     @property
     def auc_mean(self) -> float: return float(self.auc.mean())
 
+# %% ../nbs/07_metrics.ipynb #4687b7cb
 def _baseline(x, baseline, sigma):
     "The canvas that replaces removed pixels (the blur is the package's one Gaussian blur, `core.gaussian_blur`)."
     if isinstance(baseline, str):
@@ -277,11 +308,9 @@ def _baseline(x, baseline, sigma):
         if baseline == "mean": return np.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape)
         if baseline == "blur": return gaussian_blur(x, sigma if sigma else max(x.shape[1:3]) / 32, axes=(1, 2))
         raise ValueError(f'Expected baseline "zero", "mean", "blur", a number or an array like x. Received: baseline={baseline!r}')
-    b = np.asarray(baseline, np.float32)
-    try: return np.broadcast_to(b, x.shape)
-    except ValueError:
-        raise ValueError(f"Expected a baseline that broadcasts to x.shape={x.shape}. Received: baseline.shape={b.shape}") from None
+    return _given_fill(baseline, x.shape)
 
+# %% ../nbs/07_metrics.ipynb #7d03df55
 def _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert, output=None):
     x = _images(x, model); maps = _maps(maps)
     _same_batch(x=x, maps=maps)
@@ -304,7 +333,7 @@ def _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, i
     auc = ((scores[:, 1:] + scores[:, :-1]) / 2 * np.diff(fr)).sum(1)
     return Curve(fr, scores, auc.astype(np.float32))
 
-# %% ../nbs/07_metrics.ipynb #562a0b5f
+# %% ../nbs/07_metrics.ipynb #34a9e450
 def deletion_curve(
     model,                        # Keras model
     x,                            # images (B,H,W,C)
@@ -320,7 +349,7 @@ def deletion_curve(
     "RISE deletion curve: target score as the most salient pixels are removed first."
     return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=False, output=output)
 
-# %% ../nbs/07_metrics.ipynb #0809a436
+# %% ../nbs/07_metrics.ipynb #a0bbc844
 def insertion_curve(
     model,                        # Keras model
     x,                            # images (B,H,W,C)

@@ -21,7 +21,7 @@ __all__ = ['CAMFigure', 'new_figure', 'figure_png', 'smallest_text_px', 'to_disp
            'show_channels', 'show_cam', 'show_channel_cams', 'CAMView', 'plot_channel_importance', 'overlay_cam',
            'channel_overlays']
 
-# %% ../nbs/06_viz.ipynb #73374499
+# %% ../nbs/06_viz.ipynb #609362c6
 class CAMFigure(Figure):
     "A matplotlib `Figure` that notebooks show as a compact PNG, holding the artists of its image rows in `rows`."
     def __init__(self, *args, **kwargs):
@@ -30,6 +30,7 @@ class CAMFigure(Figure):
 
     def _repr_png_(self): return figure_png(self, compact=True)
 
+# %% ../nbs/06_viz.ipynb #eeb29a18
 def _register_ipython_png():
     "Show our figures as compact PNGs in IPython, whatever pyplot backend is (or is not) active."
     try:
@@ -41,7 +42,7 @@ def _register_ipython_png():
 
 _register_ipython_png()
 
-# %% ../nbs/06_viz.ipynb #c40d5ff7
+# %% ../nbs/06_viz.ipynb #6c883e78
 def new_figure(width:float, # inches
                height:float, # inches
                dpi:int=100, # figure pixels per inch: 8-pt text is 11 px on screen
@@ -51,7 +52,7 @@ def new_figure(width:float, # inches
     FigureCanvasAgg(fig)
     return fig
 
-# %% ../nbs/06_viz.ipynb #004f40b6
+# %% ../nbs/06_viz.ipynb #8313b4bd
 def figure_png(fig:Figure, # figure to render
                compact:bool=False, # 256-colour palette PNG: 2-4x smaller, slower to encode
                pixel_ratio:float=1, # device pixels per figure pixel: 2 draws twice as many pixels for high-DPI screens
@@ -66,14 +67,14 @@ def figure_png(fig:Figure, # figure to render
     im.save(out, format="png", optimize=True)
     return out.getvalue()
 
-# %% ../nbs/06_viz.ipynb #a7e1c0d1
+# %% ../nbs/06_viz.ipynb #59f8ff38
 def smallest_text_px(fig:Figure) -> float:
     "Height in screen pixels of the smallest visible text in `fig` at its natural size: font size (pt) × dpi / 72."
     sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))
              if t.get_visible() and str(t.get_text()).strip()]
     return min(sizes, default=float("inf")) * fig.dpi / 72
 
-# %% ../nbs/06_viz.ipynb #e3a555b7
+# %% ../nbs/06_viz.ipynb #7a576d34
 def to_display(x) -> np.ndarray:
     "Scale a batch (B,H,W,C) to [0,1] for display, one scale per image shared by its channels."
     x = as_image_batch(x)
@@ -84,13 +85,14 @@ def to_display(x) -> np.ndarray:
     mm = (x - lo) / np.maximum(hi - lo, 1e-12)
     return np.where(in01, x, np.where(in255, x / 255.0, mm)).astype(np.float32)
 
-# %% ../nbs/06_viz.ipynb #6bb1b54f
+# %% ../nbs/06_viz.ipynb #30a74c6a
 def _check_rgb(rgb, C):
     rgb = tuple(int(i) for i in rgb)
     if len(rgb) != 3 or any(not 0 <= i < C for i in rgb):
         raise ValueError(f"Expected rgb as 3 channel indices in [0, {C - 1}] (0-based). Received: rgb={rgb!r}")
     return rgb
 
+# %% ../nbs/06_viz.ipynb #ffef7bff
 def composite(xd:np.ndarray, # display-scaled image(s) (...,H,W,C) in [0,1]
               rgb=(0, 1, 2), # channels (0-based) shown as red, green, blue when C > 3
              ) -> np.ndarray | None:
@@ -100,7 +102,7 @@ def composite(xd:np.ndarray, # display-scaled image(s) (...,H,W,C) in [0,1]
     if C == 2: return np.concatenate([xd, np.zeros_like(xd[..., :1])], axis=-1)
     return xd[..., list(_check_rgb(rgb, C))]
 
-# %% ../nbs/06_viz.ipynb #007b718f
+# %% ../nbs/06_viz.ipynb #0fff6fff
 def name_channels(channel_names, # names of the C channels (list or "R,G,B"), or None
                   C:int, # the number of channels
                  ) -> list:
@@ -111,7 +113,7 @@ def name_channels(channel_names, # names of the C channels (list or "R,G,B"), or
         raise ValueError(f"Expected {C} channel names, one per channel of the images. Received: channel_names={names!r}")
     return names
 
-# %% ../nbs/06_viz.ipynb #f45aa140
+# %% ../nbs/06_viz.ipynb #3b89c69a
 def _class_name(k, class_names=None):
     "The name of class `k` (an index, or already a name)."
     if isinstance(k, str): return k
@@ -119,6 +121,7 @@ def _class_name(k, class_names=None):
     if class_names is not None and 0 <= k < len(class_names): return str(class_names[k])
     return str(k)
 
+# %% ../nbs/06_viz.ipynb #5af91f7b
 def _index(index, B, max_images):
     if index is None: idx = np.arange(min(B, max_images))
     else: idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
@@ -126,28 +129,44 @@ def _index(index, B, max_images):
         raise ValueError(f"Expected image indices in [0, {B - 1}]. Received: index={index!r}")
     return idx
 
+# %% ../nbs/06_viz.ipynb #f668b7d6
 def _comp_title(C, rgb):
     if C == 2: return "color (1,2,-)"
     if C > 3: return "color (" + ",".join(str(i + 1) for i in _check_rgb(rgb, C)) + ")"
     return "color"
 
+# %% ../nbs/06_viz.ipynb #eb7404ec
 def _clean(ax):
     ax.set_xticks([]); ax.set_yticks([])
 
+# %% ../nbs/06_viz.ipynb #b3e8cee7
 def _text_inches(texts, fontsize=8):
     "Width in inches of the widest of `texts` (lines included) as a figure draws it."
     fig = new_figure(1, 1)
     r = fig.canvas.get_renderer()
     return max((fig.text(0, 0, t, fontsize=fontsize).get_window_extent(r).width for t in texts if t), default=0) / fig.dpi
 
-# %% ../nbs/06_viz.ipynb #100c30dd
+# %% ../nbs/06_viz.ipynb #b1e2fdf6
+def _channel_panels(axes, xd, comp, names, labels=None, class_names=None, comp_title="color"):
+    "Fill `show_channels`' grid of axes: per row the composite (if any), then each channel in grey; labels on the left."
+    for i in range(len(xd)):
+        row = list(axes[i])
+        if comp is not None:
+            ax = row.pop(0); ax.imshow(comp[i], interpolation="nearest"); _clean(ax)
+            if i == 0: ax.set_title(comp_title, fontsize=9)
+        for k, ax in enumerate(row):
+            ax.imshow(xd[i, ..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"); _clean(ax)
+            if i == 0: ax.set_title(names[k], fontsize=9)
+        if labels is not None: axes[i][0].set_ylabel(_class_name(labels[i], class_names), fontsize=9)
+
+# %% ../nbs/06_viz.ipynb #f3995510
 def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
                   labels=None, # class index (or name) per image, shown on the left
                   channel_names=None, # names of the C channels (default "ch1", ...)
                   class_names=None, # names for integer labels
                   rgb=(0, 1, 2), # channels (0-based) used for the colour composite when C > 3
                   max_images:int=8, # show at most this many rows
-                  size:float=1.6, # inches per panel
+                  panel_inches:float=1.6, # inches per panel
                   dpi:int=100,
                  ) -> Figure:
     "One row per image: colour composite, then each channel in grayscale."
@@ -157,41 +176,36 @@ def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
     comp = composite(xd, rgb)
     ncol = C + (comp is not None)
     margin = 0.3 if labels is not None else 0.05  # inches on the left, for the labels (whatever the figure's width)
-    fig = new_figure(size * ncol + margin, size * B * H / W + 0.35, dpi)
+    fig = new_figure(panel_inches * ncol + margin, panel_inches * B * H / W + 0.35, dpi)
     axes = fig.subplots(B, ncol, squeeze=False)
-    for i in range(B):
-        row = list(axes[i])
-        if comp is not None:
-            ax = row.pop(0); ax.imshow(comp[i], interpolation="nearest"); _clean(ax)
-            if i == 0: ax.set_title(_comp_title(C, rgb), fontsize=9)
-        for k, ax in enumerate(row):
-            ax.imshow(xd[i, ..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"); _clean(ax)
-            if i == 0: ax.set_title(names[k], fontsize=9)
-        if labels is not None: axes[i][0].set_ylabel(_class_name(labels[i], class_names), fontsize=9)
+    _channel_panels(axes, xd, comp, names, labels, class_names, _comp_title(C, rgb))
     fig.subplots_adjust(left=margin / fig.get_figwidth(), right=0.99, bottom=0.01, top=1 - 0.3 / fig.get_figheight(), wspace=0.04, hspace=0.04)
     return fig
 
-# %% ../nbs/06_viz.ipynb #404bc57a
+# %% ../nbs/06_viz.ipynb #8ce11383
 def _blur(maps, sigma):
     "Maps (B,H,W[,C]) blurred over H and W for display (a copy when sigma is 0)."
     return gaussian_blur(maps, sigma, axes=(1, 2)) if sigma else np.asarray(maps, dtype=np.float32)
 
+# %% ../nbs/06_viz.ipynb #fbde893e
 def _note(title="", sigma=0):
     "A figure title: the caller's title and the display blur, if any."
     return ", ".join(s for s in [f"blurred σ={sigma:g}" if sigma else "", title] if s)
 
-# %% ../nbs/06_viz.ipynb #91ff9a0d
+# %% ../nbs/06_viz.ipynb #03bf0040
 def _is_prob(o):
     "Whether one image's outputs look like probabilities (more than one class, in [0, 1], summing to 1)."
     o = np.asarray(o, dtype=np.float64).ravel()
     return o.size > 1 and bool((o >= 0).all() and (o <= 1).all()) and abs(o.sum() - 1) < 1e-3
 
+# %% ../nbs/06_viz.ipynb #6d3b5bcd
 def _known(label) -> bool:
     "Whether a true label is given (None, a negative index and '' mean unknown)."
     if label is None: return False
     if isinstance(label, str): return label != ""
     return int(label) >= 0
 
+# %% ../nbs/06_viz.ipynb #2954fe23
 def _row_label(target, # class explained (-1: a callable's score)
                outputs=None, # the model's outputs (K,) for the image
                label=None, # the true class (index or name); None, -1 or "" when unknown
@@ -214,13 +228,14 @@ def _row_label(target, # class explained (-1: a callable's score)
     if degenerate: lines.append("(all-zero maps)")
     return "\n".join(lines), wrong
 
+# %% ../nbs/06_viz.ipynb #985d0fa5
 def _set_label(ax, label):
     "Write a row's (text, wrong) label left of its first panel, horizontally; red when the prediction is wrong."
     text, wrong = label
     ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=8, labelpad=6, linespacing=1.5,
                   color="tab:red" if wrong else "black")
 
-# %% ../nbs/06_viz.ipynb #02bbc052
+# %% ../nbs/06_viz.ipynb #51435f3b
 class _ImageRow:
     "Artists for one row 'image | CAM | overlay'; `update` replaces the data without building a new figure."
     def __init__(self, fig, specs, img, cam, alpha=0.5, cmap="jet", label=("", False), title_top=True):
@@ -245,15 +260,17 @@ class _ImageRow:
         if alpha is not None: self.overlay.set_alpha(alpha)
         if label is not None: _set_label(self.axes[0], label)
 
+# %% ../nbs/06_viz.ipynb #39c972dc
 def _image_for_display(xd_i, rgb):
     c = composite(xd_i, rgb)
     return xd_i[..., 0] if c is None else c
 
-def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", size=1.6, dpi=100, label_width=None):
+# %% ../nbs/06_viz.ipynb #33a7e79b
+def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", panel_inches=1.6, dpi=100, label_width=None):
     "Figure with one `_ImageRow` per image (in `fig.rows`), room on the left for the row labels."
     B, H, W = imgs.shape[:3]
     L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
-    fw, fh = L + 3 * size + 0.1, size * B * H / W + 0.6
+    fw, fh = L + 3 * panel_inches + 0.1, panel_inches * B * H / W + 0.6
     fig = new_figure(fw, fh, dpi)
     gs = fig.add_gridspec(B, 3)
     fig.rows = [_ImageRow(fig, [gs[r, j] for j in range(3)], imgs[r], m[r], alpha, cmap, labels[r], r == 0)
@@ -262,6 +279,7 @@ def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", size=1.6, dpi
     fig.subplots_adjust(left=L / fw, right=1 - 0.1 / fw, bottom=0.05 / fh, top=1 - 0.55 / fh, wspace=0.04, hspace=0.06)
     return fig
 
+# %% ../nbs/06_viz.ipynb #7818de33
 def show_cam(x, # images (B,H,W,C) or (H,W,C)
              cam, # maps (B,H,W) / (H,W), or a `CAMResult`
              alpha:float=0.5, # overlay opacity
@@ -272,7 +290,7 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
              rgb=(0, 1, 2), # channels for the colour composite when C > 3
              cmap:str="jet",
              max_images:int=8,
-             size:float=1.6, # inches per panel
+             panel_inches:float=1.6, # inches per panel
              dpi:int=100,
             ) -> Figure:
     "Image, its CAM, and the CAM overlaid with opacity `alpha`, one row per image."
@@ -288,9 +306,9 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
     rows = [_row_label(res.targets[i], res.outputs[i], lab(i), class_names, res.degenerate[i]) if res is not None
             else (f"true: {_class_name(lab(i), class_names)}" if _known(lab(i)) else "", False) for i in idx]
     imgs = np.stack([_image_for_display(xd[i], rgb) for i in idx])
-    return _image_figure(imgs, m, rows, alpha, cmap, _note(sigma=sigma), size, dpi)
+    return _image_figure(imgs, m, rows, alpha, cmap, _note(sigma=sigma), panel_inches, dpi)
 
-# %% ../nbs/06_viz.ipynb #d1406f3e
+# %% ../nbs/06_viz.ipynb #301b2a3b
 def _select_class(result, target=None):
     "(maps (B,H,W,C), importance, degenerate, targets) from a per-channel result, picking a class from targets='all'."
     maps = np.asarray(result.maps, dtype=np.float32)
@@ -305,37 +323,17 @@ def _select_class(result, target=None):
     b = np.arange(B)
     return maps[b, t], imp[b, t], deg[b, t], tg[t]
 
+# %% ../nbs/06_viz.ipynb #c17821e2
 class _ChannelRow:
     "Artists for one image row of a per-channel figure; `update` swaps the data without building a new figure."
     def __init__(self, fig, specs, xd_i, m_i, imp_i, names, comp_title, alpha=0.5, cmap="jet", label=("", False),
                  title_top=True, rgb=(0, 1, 2), vmin=0.0):
-        C = xd_i.shape[-1]
         *img_specs, cspec, bspec = specs
-        self.has_comp = C > 1
         self.axes = [fig.add_subplot(s) for s in img_specs]
         self.colorbar_axes, self.bar_axes = fig.add_subplot(cspec), fig.add_subplot(bspec)
-        self.names, self.rgb = names, rgb
-        axs = list(self.axes)
-        if self.has_comp:
-            a = axs.pop(0)
-            self.composite = a.imshow(composite(xd_i, rgb), interpolation="nearest"); _clean(a)
-            if title_top: a.set_title(comp_title, fontsize=9)
-        self.channel_axes, self.backgrounds, self.overlays = axs, [], []
-        H, W = xd_i.shape[:2]
-        for k, a in enumerate(axs):
-            self.backgrounds.append(a.imshow(xd_i[..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
-            self.overlays.append(a.imshow(m_i[..., k], cmap=cmap, vmin=vmin, vmax=1, alpha=alpha, interpolation="nearest",
-                                          extent=(-0.5, W - 0.5, H - 0.5, -0.5)))
-            _clean(a)
-        self.colorbar = fig.colorbar(self.overlays[0], cax=self.colorbar_axes)
-        self.colorbar.set_ticks([vmin, (vmin + 1) / 2, 1]); self.colorbar.ax.tick_params(labelsize=8)
-        self.colorbar.set_label("map / image max", fontsize=8)
-        self.bars = self.bar_axes.barh(np.arange(C), imp_i, color="tab:orange")
-        short = [str(k + 1) if n == d else n[:10] for k, (n, d) in enumerate(zip(names, core.channel_names(len(names))))]
-        self.bar_axes.set_yticks(np.arange(C), short, fontsize=8)
-        self.bar_axes.set_xlim(0, 1); self.bar_axes.set_xticks([0, 0.5, 1]); self.bar_axes.invert_yaxis()
-        self.bar_axes.tick_params(axis="x", labelsize=8)
-        if title_top: self.bar_axes.set_title("importance", fontsize=9)
+        self.names, self.rgb, self.has_comp = names, rgb, xd_i.shape[-1] > 1
+        self._panels(xd_i, m_i, comp_title, alpha, cmap, title_top, vmin)
+        self._scale_and_bars(fig, imp_i, vmin, title_top)
         self._titles(imp_i)
         _set_label(self.axes[0], label)
 
@@ -354,19 +352,53 @@ class _ChannelRow:
         self._titles(imp_i)
         if label is not None: _set_label(self.axes[0], label)
 
+# %% ../nbs/06_viz.ipynb #647e12e3
+@patch
+def _panels(self:_ChannelRow, xd_i, m_i, comp_title, alpha, cmap, title_top, vmin):
+    "The row's image panels: the colour composite (C > 1), then each channel in grey with its map over it."
+    axs = list(self.axes)
+    if self.has_comp:
+        a = axs.pop(0)
+        self.composite = a.imshow(composite(xd_i, self.rgb), interpolation="nearest"); _clean(a)
+        if title_top: a.set_title(comp_title, fontsize=9)
+    self.channel_axes, self.backgrounds, self.overlays = axs, [], []
+    H, W = xd_i.shape[:2]
+    for k, a in enumerate(axs):
+        self.backgrounds.append(a.imshow(xd_i[..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+        self.overlays.append(a.imshow(m_i[..., k], cmap=cmap, vmin=vmin, vmax=1, alpha=alpha, interpolation="nearest",
+                                      extent=(-0.5, W - 0.5, H - 0.5, -0.5)))
+        _clean(a)
+
+# %% ../nbs/06_viz.ipynb #5dac4636
+@patch
+def _scale_and_bars(self:_ChannelRow, fig, imp_i, vmin, title_top):
+    "The row's colour bar (the image's one scale) and its importance bars, channel names as short labels."
+    self.colorbar = fig.colorbar(self.overlays[0], cax=self.colorbar_axes)
+    self.colorbar.set_ticks([vmin, (vmin + 1) / 2, 1]); self.colorbar.ax.tick_params(labelsize=8)
+    self.colorbar.set_label("map / image max", fontsize=8)
+    C = len(imp_i)
+    self.bars = self.bar_axes.barh(np.arange(C), imp_i, color="tab:orange")
+    short = [str(k + 1) if n == d else n[:10] for k, (n, d) in enumerate(zip(self.names, core.channel_names(len(self.names))))]
+    self.bar_axes.set_yticks(np.arange(C), short, fontsize=8)
+    self.bar_axes.set_xlim(0, 1); self.bar_axes.set_xticks([0, 0.5, 1]); self.bar_axes.invert_yaxis()
+    self.bar_axes.tick_params(axis="x", labelsize=8)
+    if title_top: self.bar_axes.set_title("importance", fontsize=9)
+
+# %% ../nbs/06_viz.ipynb #641fe8a1
 def _channel_grid(fig, nrows, C):
     "GridSpec: [composite] + C channel panels + colour bar + importance bars."
     ratios = [1] * (int(C > 1) + C) + [0.07, 0.55, 0.9]   # the 0.55 column stays empty: room for colour-bar labels
     return fig.add_gridspec(nrows, len(ratios), width_ratios=ratios, wspace=0.08, hspace=0.25), len(ratios)
 
-def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="jet", note="", size=1.6, dpi=100,
+# %% ../nbs/06_viz.ipynb #9e8d559d
+def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="jet", note="", panel_inches=1.6, dpi=100,
                     label_width=None):
     "Figure with one `_ChannelRow` per image (in `fig.rows`); signed maps get a [-1, 1] scale."
     n, H, W, C = xd.shape
     vmin = -1.0 if (m < 0).any() else 0.0
     if vmin < 0 and cmap == "jet": cmap = "RdBu_r"
     L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
-    fw, fh = L + size * (C + (C > 1) + 1.5) + 0.15, size * n * H / W * 1.1 + 0.45 + 0.25
+    fw, fh = L + panel_inches * (C + (C > 1) + 1.5) + 0.15, panel_inches * n * H / W * 1.1 + 0.45 + 0.25
     fig = new_figure(fw, fh, dpi)
     gs, ncol = _channel_grid(fig, n, C)
     fig.rows = [_ChannelRow(fig, [gs[r, j] for j in range(ncol) if j != ncol - 2], xd[r], m[r], imp[r], names,
@@ -375,6 +407,7 @@ def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="j
     fig.subplots_adjust(left=L / fw, right=1 - 0.15 / fw, bottom=0.24 / fh, top=1 - 0.6 / fh)
     return fig
 
+# %% ../nbs/06_viz.ipynb #9bfffc89
 def show_channel_cams(x, # images (B,H,W,C) the result was computed on
                       result, # `CAMResult` of a per-channel explainer (ChannelGradCAM) for x
                       index=None, # which images (default: the first `max_images`)
@@ -388,7 +421,7 @@ def show_channel_cams(x, # images (B,H,W,C) the result was computed on
                       cmap:str="jet",
                       title:str="", # note for the figure title (e.g. the file name, "SmoothGrad n=8")
                       max_images:int=8,
-                      size:float=1.6, # inches per panel
+                      panel_inches:float=1.6, # inches per panel
                       dpi:int=100,
                      ) -> Figure:
     "Each channel with its own map on one shared scale per image, a colour bar, and per-channel importance bars."
@@ -403,9 +436,9 @@ def show_channel_cams(x, # images (B,H,W,C) the result was computed on
     rows = [_row_label(tg[i], None if outputs is None else outputs[i], None if labels is None else labels[i],
                        class_names, deg[i]) for i in idx]
     return _channel_figure(xd[idx], m, imp[idx], rows, name_channels(channel_names, C), rgb, alpha, cmap,
-                           _note(title, sigma), size, dpi)
+                           _note(title, sigma), panel_inches, dpi)
 
-# %% ../nbs/06_viz.ipynb #f22fa471
+# %% ../nbs/06_viz.ipynb #7050e47c
 def _one(result, i):
     "(maps (H,W,C) or (H,W), importance (C,) or None, degenerate, target, outputs) of image i of any explainer's result."
     if getattr(result, "importance", None) is not None:
@@ -417,6 +450,7 @@ def _one(result, i):
                          "(explain one class per image, not targets='all')")
     return cam[i], None, bool(np.asarray(result.degenerate)[i]), int(np.asarray(result.targets)[i]), np.asarray(result.outputs)[i]
 
+# %% ../nbs/06_viz.ipynb #76e6f483
 class CAMView:
     "One image and its explanation in a figure that `update` redraws in place: the figure of an app such as the explorer."
     def __init__(self,
@@ -424,22 +458,45 @@ class CAMView:
                  channel_names=None, # names of the C channels (default "ch1", ...)
                  rgb=(0, 1, 2), # channels for the colour composite when C > 3
                  cmap:str="jet", # colour map of the maps (signed maps use "RdBu_r")
-                 size:float=1.6, # inches per panel
+                 panel_inches:float=1.6, # inches per panel
                  dpi:int=100, # figure pixels per inch: inches × dpi is the figure's natural size on screen
                 ):
         self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.channel_names, self.rgb, self.cmap, self.size, self.dpi = channel_names, rgb, cmap, size, dpi
+        self.channel_names, self.rgb, self.cmap, self.panel_inches, self.dpi = channel_names, rgb, cmap, panel_inches, dpi
         self.figure, self._figures = None, {}
 
     def __repr__(self): return f"CAMView({len(self._figures)} layout(s) built)"
 
-# %% ../nbs/06_viz.ipynb #79375f3b
+# %% ../nbs/06_viz.ipynb #8b0945f2
 def _label_inches(class_names, prob):
     "Room for the longest row label any class of the model can give."
     wide = max([str(c) for c in class_names or []] + ["00"], key=len)
     v = " (p=0.00)" if prob else " (out=-0.000)"
     return _text_inches([f"explained: {wide}{v}", f"predicted: {wide}{v} ✗ wrong"])
 
+# %% ../nbs/06_viz.ipynb #8055256a
+@patch
+def _draw(self:CAMView, xd, m, imp, out, lab, alpha, note) -> CAMFigure:
+    "Draw one image into the figure of its layout: built on first use, its artists updated afterwards."
+    key = (imp is not None, xd.shape[-1], bool((m < 0).any()))
+    fig = self._figures.get(key)
+    if fig is None:
+        width = _label_inches(self.class_names, _is_prob(out))
+        if imp is not None:
+            fig = _channel_figure(xd[None], m, imp[None], [lab], name_channels(self.channel_names, xd.shape[-1]), self.rgb,
+                                  alpha, self.cmap, note, self.panel_inches, self.dpi, width)
+        else:
+            fig = _image_figure(_image_for_display(xd, self.rgb)[None], m, [lab], alpha, self.cmap, note, self.panel_inches,
+                                self.dpi, width)
+        self._figures[key] = fig
+    else:
+        if imp is not None: fig.rows[0].update(xd, m[0], imp, alpha, lab)
+        else: fig.rows[0].update(_image_for_display(xd, self.rgb), m[0], alpha, lab)
+        fig.suptitle(note, fontsize=9)
+    self.figure = fig
+    return fig
+
+# %% ../nbs/06_viz.ipynb #026c8b96
 @patch
 def update(self:CAMView,
            x, # the images (B,H,W,C) the result was computed on, or one image (H,W,C)
@@ -459,44 +516,12 @@ def update(self:CAMView,
         raise ValueError(f"Expected maps of the image's shape {xd.shape}. Received: maps of shape {m.shape}")
     m = normalize_jointly(_blur(m[None], sigma))
     lab, note = _row_label(tg, out, label, self.class_names, deg), _note(title, sigma)
-    key = (imp is not None, xd.shape[-1], bool((m < 0).any()))
-    fig = self._figures.get(key)
-    if fig is None:
-        width = _label_inches(self.class_names, _is_prob(out))
-        if imp is not None:
-            fig = _channel_figure(xd[None], m, imp[None], [lab], name_channels(self.channel_names, xd.shape[-1]), self.rgb,
-                                  alpha, self.cmap, note, self.size, self.dpi, width)
-        else:
-            fig = _image_figure(_image_for_display(xd, self.rgb)[None], m, [lab], alpha, self.cmap, note, self.size,
-                                self.dpi, width)
-        self._figures[key] = fig
-    else:
-        if imp is not None: fig.rows[0].update(xd, m[0], imp, alpha, lab)
-        else: fig.rows[0].update(_image_for_display(xd, self.rgb), m[0], alpha, lab)
-        fig.suptitle(note, fontsize=9)
-    self.figure = fig
-    return fig
+    return self._draw(xd, m, imp, out, lab, alpha, note)
 
-# %% ../nbs/06_viz.ipynb #80b45ad6
-def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMResult`
-                            channel_names=None, # names of the C channels
-                            average:bool=True, # mean ± sd over images (else grouped bars per image)
-                            labels=None, # legend label per image when average=False
-                            ax=None, # draw into this Axes instead of a new figure
-                            size:float=1.6, # inches per channel
-                            dpi:int=100,
-                           ) -> Figure:
-    "Bar chart of per-channel importance: averaged with spread, or per image."
-    imp = np.asarray(getattr(importance, "importance", importance), dtype=np.float64)
-    if imp.ndim == 1: imp = imp[None]
-    if imp.ndim != 2 or imp.shape[1] == 0:
-        raise ValueError(f"Expected importance (B, C) or (C,); pick one class first for targets='all' results. "
-                         f"Received: importance.shape={imp.shape}")
+# %% ../nbs/06_viz.ipynb #24ca2811
+def _importance_bars(ax, imp, average, labels):
+    "Bars of importance (B,C) into `ax`: the mean with sd and every image as a dot, or grouped bars per image."
     B, C = imp.shape
-    names = name_channels(channel_names, C)
-    own = ax is None
-    if own: fig = new_figure(max(2.5, 0.55 * size * C + 1), 2.2, dpi); ax = fig.add_subplot(111)
-    else: fig = ax.figure
     pos = np.arange(C)
     if average or B == 1:
         mean, sd = imp.mean(0), imp.std(0)
@@ -510,12 +535,35 @@ def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMRes
         for b in range(B):
             ax.bar(pos - 0.4 + w * (b + 0.5), imp[b], width=w, label=str(labels[b]) if labels is not None else f"image {b}")
         ax.legend(fontsize=8, ncol=min(B, 4))
+
+# %% ../nbs/06_viz.ipynb #c9736578
+def plot_channel_importance(importance, # (B,C) or (C,) importance, or a `CAMResult`
+                            channel_names=None, # names of the C channels
+                            average:bool=True, # mean ± sd over images (else grouped bars per image)
+                            labels=None, # legend label per image when average=False
+                            ax=None, # draw into this Axes instead of a new figure
+                            panel_inches:float=1.6, # inches per channel
+                            dpi:int=100,
+                           ) -> Figure:
+    "Bar chart of per-channel importance: averaged with spread, or per image."
+    imp = np.asarray(getattr(importance, "importance", importance), dtype=np.float64)
+    if imp.ndim == 1: imp = imp[None]
+    if imp.ndim != 2 or imp.shape[1] == 0:
+        raise ValueError(f"Expected importance (B, C) or (C,); pick one class first for targets='all' results. "
+                         f"Received: importance.shape={imp.shape}")
+    B, C = imp.shape
+    names = name_channels(channel_names, C)
+    own = ax is None
+    if own: fig = new_figure(max(2.5, 0.55 * panel_inches * C + 1), 2.2, dpi); ax = fig.add_subplot(111)
+    else: fig = ax.figure
+    pos = np.arange(C)
+    _importance_bars(ax, imp, average, labels)
     ax.set_xticks(pos, names, fontsize=8, rotation=30 if C > 6 else 0)
     ax.set_ylim(0, 1); ax.set_ylabel("importance (share)", fontsize=8); ax.tick_params(axis="y", labelsize=8)
     if own: fig.tight_layout()
     return fig
 
-# %% ../nbs/06_viz.ipynb #a7e1c0d4
+# %% ../nbs/06_viz.ipynb #fe25a556
 def overlay_cam(image, # (H,W) grey or (H,W,3) RGB background in [0, 1] (e.g. `to_display`'s output)
                 cam, # (H,W) map
                 vmax:float|None=None, # the map value drawn at full colour (default: the map's maximum)
@@ -534,6 +582,7 @@ def overlay_cam(image, # (H,W) grey or (H,W,3) RGB background in [0, 1] (e.g. `t
     rgb = matplotlib.colormaps[cmap](level)[..., :3]
     return np.rint(255 * np.clip((1 - alpha) * np.clip(img, 0, 1) + alpha * rgb, 0, 1)).astype(np.uint8)
 
+# %% ../nbs/06_viz.ipynb #40c7e067
 def channel_overlays(x, # images (B,H,W,C) or (H,W,C) the result was computed on
                      result, # a per-channel result (`ChannelGradCAM`'s `CAMResult`, maps (B,H,W,C))
                      index:int=0, # which image of the batch
