@@ -409,7 +409,7 @@ def cmd_explore(args) -> int:
 def cmd_demo(args) -> int:
     "Run `channelgradcam.demo.run_demo` and print where its report is."
     from channelgradcam.demo import run_demo
-    report = run_demo(out=args.out, data=args.data, quick=args.quick, seed=args.seed, force=args.force)
+    report = run_demo(out=args.out, data=args.data, quick=args.quick, seed=args.seed, overwrite=args.force)
     print(f"report: {pathlib.Path(args.out) / 'report.md'}", flush=True)
     failed = [k for k, v in (report.get("targets") or {}).items() if isinstance(v, dict) and v.get("met") is False]
     if failed and not args.quick: print(f"targets not met: {', '.join(failed)}", flush=True)

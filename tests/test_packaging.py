@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = re.compile(r"(PKG-INFO|README\.md|LICENSE|pyproject\.toml|setup\.cfg|MANIFEST\.in|"
-                     r"channelgradcam/[A-Za-z0-9_]+\.py|channelgradcam\.egg-info/[A-Za-z_]+\.txt|"
+                     r"channelgradcam/[A-Za-z0-9_]+\.py|channelgradcam/templates/[A-Za-z0-9_.]+\.j2|channelgradcam\.egg-info/[A-Za-z_]+\.txt|"
                      r"channelgradcam\.egg-info/PKG-INFO)")
 NEVER = ("tests/", "nbs/", "benchmarks/", "assets", ".ci/", ".github/")
 _BUILD = """import sys
@@ -71,6 +71,7 @@ def _members(path):
 def test_sdist_ships_the_package_and_nothing_that_needs_the_repository(sdist):
     names = _members(sdist)
     modules = sorted(f"channelgradcam/{p.name}" for p in (ROOT / "channelgradcam").glob("*.py"))
+    modules += sorted(f"channelgradcam/templates/{p.name}" for p in (ROOT / "channelgradcam" / "templates").glob("*.j2"))
     missing = [m for m in modules + ["README.md", "LICENSE", "pyproject.toml", "PKG-INFO"] if m not in names]
     never = [n for n in names if n.startswith(NEVER)]
     unexpected = [n for n in names if not SHIPPED.fullmatch(n)]
@@ -86,6 +87,30 @@ def test_sdist_builds_a_wheel_on_its_own(sdist, tmp_path):
     wheel = _build("wheel", src, tmp_path / "wheel")
     with zipfile.ZipFile(wheel) as z: names = z.namelist()
     assert "channelgradcam/cam.py" in names and not any(n.startswith(("tests/", "nbs/")) for n in names), names
+    templates = sorted(f"channelgradcam/templates/{p.name}" for p in (ROOT / "channelgradcam" / "templates").glob("*.j2"))
+    assert templates and set(templates) <= set(names), f"the wheel lacks report templates {sorted(set(templates) - set(names))}"
+
+
+_RENDER = """import channelgradcam, sys
+from channelgradcam.report import render, table
+assert channelgradcam.__file__.startswith(sys.argv[1]), channelgradcam.__file__
+print(render("T", [table(["a"], [["<b>"]])], "html").count("&lt;b&gt;"), render("T", [table(["a"], [["1"]])]), sep="")
+"""
+
+
+def test_installed_wheel_renders_reports(sdist, tmp_path):
+    "`pip install` of the wheel brings the report templates: a report renders from the installed package."
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    src = next(p for p in tmp_path.iterdir() if p.is_dir())
+    wheel, site = _build("wheel", src, tmp_path / "wheel"), tmp_path / "site"
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
+    res = subprocess.run([sys.executable, "-c", _RENDER, str(site)], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout == "1# T\n\n| a |\n|---|\n| 1 |\n\n", repr(res.stdout)
 
 
 def _repo_file(url):
