@@ -6,7 +6,7 @@ Docs: https://channelgradcam.github.io/channelgradcam/dataset.html.md"""
 
 # %% ../nbs/08_dataset.ipynb #fb9aafeb
 from __future__ import annotations
-import contextlib, hashlib, json, os, time
+import contextlib, hashlib, os, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from .images import layout_class, list_images, size_hw
 core.quiet_tensorflow()
 
 # %% auto #0
-__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset', 'summarize']
+__all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset', 'summarize']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
@@ -30,28 +30,10 @@ from .cam import check_precision
 from .viz import figure_png, show_channel_cams
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
                                    image_classes, read_csv_table, shown_classes, summary_table)
-from .runs import RunSink, open_run, parse_shard, read_json, shard_rows
+from .runs import RunSink, open_run, parse_shard, read_json, run_info, shard_rows
 from .report import DatasetExplanation
 
 # %% ../nbs/08_dataset.ipynb #34e30474
-def run_info(
-    model,  # a .keras/.h5 file or a run folder; a keras.Model (no run) gives {}
-) -> dict:
-    "The class and channel names a training run recorded in the `metrics.json` beside its model ({} if none)."
-    if model is None or isinstance(model, keras.Model): return {}
-    p = Path(model).expanduser()
-    meta = (p if p.is_dir() else p.parent) / "metrics.json"
-    if not meta.is_file(): return {}
-    try: rec = json.loads(meta.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"Expected a readable JSON file. Received: {str(meta)!r} ({' '.join(str(e).split())})") from None
-    settings = rec.get("settings") if isinstance(rec.get("settings"), dict) else {}
-    out = {}
-    for key in ("classes", "channel_names"):
-        v = rec.get(key, settings.get(key))
-        if isinstance(v, list) and v: out[key] = [str(s) for s in v]
-    return out
-
 def name_list(
     value,  # names given by the user: a list, "a,b,c", or None
     n: int,  # how many names there must be
@@ -86,14 +68,14 @@ def _inside(p, folder: Path) -> bool:
 
 def find_inputs(
     inputs,  # image files, folders and @list.txt files (one, or a list)
-    classes,  # the model's class names (labels are indices into them)
+    class_names,  # the model's class names (labels are indices into them)
     exclude=None,  # a folder whose files are never inputs (the output folder)
 ) -> DatasetInputs:
     "The image files of `inputs` with their true labels from class sub-folders or Kaggle names (`layout_class`)."
     found = list_images(inputs)
-    exact = {c: k for k, c in enumerate(classes)}
+    exact = {c: k for k, c in enumerate(class_names)}
     folded = {}
-    for k, c in enumerate(classes): folded.setdefault(c.casefold(), k)
+    for k, c in enumerate(class_names): folded.setdefault(c.casefold(), k)
     ex = Path(exclude).expanduser().resolve() if exclude is not None else None
     paths, labels, skipped, unmatched = [], [], [(str(p), r) for p, r in found.skipped], set()
     for p, root in zip(found.paths, found.roots):
@@ -127,17 +109,17 @@ def _sha1(items) -> str:
 
 def class_index(
     targets,  # a class name (any case), an index (int or digits), or None
-    classes,  # the model's class names
+    class_names,  # the model's class names
 ) -> int | None:
     "None, or the index of the class `targets` names."
     if targets is None: return None
     if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):
-        if 0 <= int(targets) < len(classes): return int(targets)
+        if 0 <= int(targets) < len(class_names): return int(targets)
     elif isinstance(targets, str):
-        low = [c.casefold() for c in classes]
+        low = [c.casefold() for c in class_names]
         if targets.casefold() in low: return low.index(targets.casefold())
-        if targets.isdigit() and int(targets) < len(classes): return int(targets)
-    raise ValueError(f"Expected None (each image's predicted class) or one of the model's classes {classes} (a name or an "
+        if targets.isdigit() and int(targets) < len(class_names): return int(targets)
+    raise ValueError(f"Expected None (each image's predicted class) or one of the model's classes {class_names} (a name or an "
                      f"index). Received: targets={targets!r}")
 
 def _stem(p) -> str:
@@ -183,7 +165,7 @@ def explain_dataset(
     model,  # a keras.Model, or a .keras/.h5 file or a run folder (`train.load_model`)
     inputs,  # image files, folders (class sub-folders give labels) and @list.txt files: one or a list
     channel_names=None,  # the C channel names (list or "R,G,B,NIR"); default: the run's own, else ch1..chC
-    classes=None,  # the K class names (list or "a,b"); default: the run's metrics.json, else 0..K-1
+    class_names=None,  # the K class names (list or "a,b"); default: the run's metrics.json, else 0..K-1
     scale=None,  # divide pixels by this (e.g. 255, 65535, 10000); None: the model's own input range, else as stored
     input_range=None,  # or map integer pixels' full range onto (low, high), e.g. (-1, 1); not with scale
     output=None,  # the model output to explain (index or name) when it has several
@@ -195,7 +177,7 @@ def explain_dataset(
     size=None,  # resize to (H, W) or an int; None: the model's input size
     channel_axis=None,  # 0 or -1 for arrays/TIFFs whose channel axis is ambiguous; None: detect
     resume: bool = False,  # continue the run in `out`, skipping the rows already written
-    force: bool = False,  # start over in `out` (the previous run's files are removed, other files kept)
+    overwrite: bool = False,  # start over in `out` (the previous run's files are removed, other files kept)
     shard=None,  # "I/N" or (I, N): explain every N-th file from the I-th (1-based); merge parts with `summarize`
     devices=None,  # None/"all": every visible GPU (MirroredStrategy if more than one); or device names
     save_maps: bool = False,  # write the maps (float16, compressed .npz, one per batch) into out/maps
@@ -214,9 +196,9 @@ def explain_dataset(
     for name, v, lo in (("batch_size", batch_size, 1), ("figures", figures, 0), ("examples", examples, 0), ("n_boot", n_boot, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"Expected {name} to be an integer >= {lo}. Received: {name}={v!r}")
-    if resume and force: raise ValueError("Expected resume or force, not both. Received: resume=True, force=True")
-    if (resume or force or save_maps) and out is None:
-        raise ValueError("Expected an output folder for resume, force or save_maps. Received: out=None")
+    if resume and overwrite: raise ValueError("Expected resume or overwrite, not both. Received: resume=True, overwrite=True")
+    if (resume or overwrite or save_maps) and out is None:
+        raise ValueError("Expected an output folder for resume, overwrite or save_maps. Received: out=None")
     engine = engines.check_engine(engine)
     check_precision(precision)
     if engine == "dask" and (figures or save_maps or isinstance(model, keras.Model)):
@@ -230,7 +212,7 @@ def explain_dataset(
     if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
     (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
     rec = run_info(model)
-    classes = name_list(classes, K, "classes", rec.get("classes"), [str(k) for k in range(K)])
+    classes = name_list(class_names, K, "class_names", rec.get("classes"), [str(k) for k in range(K)])
     names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
     target = class_index(targets, classes)
     size = size_hw(size) or ((int(h), int(w)) if h and w else None)
@@ -256,7 +238,7 @@ def explain_dataset(
     lock = core.RunLock(out, "data-set explanation") if out is not None else contextlib.nullcontext()
     cluster = engines.dask_client(workers, scheduler) if engine == "dask" else contextlib.nullcontext()
     with cluster as client, lock:  # the scheduler is reached (or refused) before anything is written
-        prev = open_run(out, settings, resume, force) if out is not None else None
+        prev = open_run(out, settings, resume, overwrite) if out is not None else None
         sink = RunSink(out, heads)
         if prev is not None:
             run = prev
@@ -356,7 +338,7 @@ def summarize(
         want = len(shard_rows(s["inputs"]["count"], s["shard"]))
         if not prog.get("complete"):
             raise ValueError(f"Expected finished parts. Received: {str(d)!r} with {prog.get('rows')} of {want} images "
-                             "explained; finish it with resume=True (--resume)")
+                             "explained; finish it with resume=True")
         parts.append((d, run, s))
     s0 = parts[0][2]
     for d, _, s in parts[1:]:
