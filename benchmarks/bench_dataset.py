@@ -135,7 +135,7 @@ def hwm():  # peak resident memory of this process image (ru_maxrss would includ
     return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
 before = hwm()
 t0 = time.perf_counter()
-res = explain_dataset(model, inputs, classes=["a", "b"], out=out, batch_size=32, examples=1, progress=False)
+res = explain_dataset(model, inputs, class_names=["a", "b"], out=out, batch_size=32, examples=1, progress=False)
 print(json.dumps({"n": len(res.table), "ablation": res.ablation is not None, "seconds": time.perf_counter() - t0,
                   "before_mb": before, "peak_mb": hwm()}))
 """

@@ -27,7 +27,7 @@ from pathlib import Path
 def main():
     from channelgradcam.dataset import explain_dataset
     cfg = json.loads(sys.argv[1])
-    kw = dict(classes="a,b", batch_size=32, examples=0, progress=False)
+    kw = dict(class_names="a,b", batch_size=32, examples=0, progress=False)
     startup = None
     t = time.perf_counter()
     if cfg["workers"]:

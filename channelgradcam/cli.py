@@ -343,10 +343,10 @@ def _explain_dataset(args) -> int:
     "Many images: tables, summary figure and report in --out."
     from channelgradcam.dataset import explain_dataset
     out = pathlib.Path(args.out or "explain_out").expanduser()
-    res = explain_dataset(args.model, args.inputs, channel_names=args.channel_names, classes=args.classes, scale=args.scale,
+    res = explain_dataset(args.model, args.inputs, channel_names=args.channel_names, class_names=args.classes, scale=args.scale,
                           input_range=args.input_range, output=args.output, out=out, targets=args.target, ablation=False if args.no_ablation else None,
                           batch_size=args.batch_size, size=args.size, channel_axis=args.channel_axis, resume=args.resume,
-                          force=args.force, shard=args.shard, devices=args.devices, save_maps=args.save_maps,
+                          overwrite=args.force, shard=args.shard, devices=args.devices, save_maps=args.save_maps,
                           figures=args.figures, engine=args.engine, workers=args.workers, scheduler=args.scheduler,
                           precision=args.precision)
     print(_mean_importance(res), flush=True)

@@ -6,53 +6,34 @@ Docs: https://channelgradcam.github.io/channelgradcam/dataset.html.md"""
 
 # %% ../nbs/08_dataset.ipynb #fb9aafeb
 from __future__ import annotations
-import contextlib, hashlib, json, os, time
+import contextlib, hashlib, os, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from . import core
-from .images import layout_class, read_image, list_images, to_float, size_hw
+from .images import layout_class, list_images, size_hw
 core.quiet_tensorflow()
 
 # %% auto #0
-__all__ = ['run_info', 'name_list', 'DatasetInputs', 'find_inputs', 'parse_range', 'value_policy', 'class_index',
-           'explain_dataset', 'summarize']
+__all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset', 'summarize']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
 import keras
-from . import surgery
+from . import engines, surgery
+from .batches import ImageReader, as_model, device_names, stream_batches, value_policy
+from .batches import parse_range  # noqa: F401 (callers of the data-set API find it here too)
 from .cam import select_output, _output_names
-from .cam import ChannelGradCAM, check_precision
-from .metrics import channel_ablation
-from .train import load_model
+from .cam import check_precision
 from .viz import figure_png, show_channel_cams
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
-                                   image_classes, read_csv_table, round6, shown_classes, summary_table)
-from .runs import RunSink, open_run, parse_shard, read_json, shard_rows
+                                   image_classes, read_csv_table, shown_classes, summary_table)
+from .runs import RunSink, open_run, parse_shard, read_json, run_info, shard_rows
 from .report import DatasetExplanation
 
 # %% ../nbs/08_dataset.ipynb #34e30474
-def run_info(
-    model,  # a .keras/.h5 file or a run folder; a keras.Model (no run) gives {}
-) -> dict:
-    "The class and channel names a training run recorded in the `metrics.json` beside its model ({} if none)."
-    if model is None or isinstance(model, keras.Model): return {}
-    p = Path(model).expanduser()
-    meta = (p if p.is_dir() else p.parent) / "metrics.json"
-    if not meta.is_file(): return {}
-    try: rec = json.loads(meta.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"Expected a readable JSON file. Received: {str(meta)!r} ({' '.join(str(e).split())})") from None
-    settings = rec.get("settings") if isinstance(rec.get("settings"), dict) else {}
-    out = {}
-    for key in ("classes", "channel_names"):
-        v = rec.get(key, settings.get(key))
-        if isinstance(v, list) and v: out[key] = [str(s) for s in v]
-    return out
-
 def name_list(
     value,  # names given by the user: a list, "a,b,c", or None
     n: int,  # how many names there must be
@@ -87,14 +68,14 @@ def _inside(p, folder: Path) -> bool:
 
 def find_inputs(
     inputs,  # image files, folders and @list.txt files (one, or a list)
-    classes,  # the model's class names (labels are indices into them)
+    class_names,  # the model's class names (labels are indices into them)
     exclude=None,  # a folder whose files are never inputs (the output folder)
 ) -> DatasetInputs:
     "The image files of `inputs` with their true labels from class sub-folders or Kaggle names (`layout_class`)."
     found = list_images(inputs)
-    exact = {c: k for k, c in enumerate(classes)}
+    exact = {c: k for k, c in enumerate(class_names)}
     folded = {}
-    for k, c in enumerate(classes): folded.setdefault(c.casefold(), k)
+    for k, c in enumerate(class_names): folded.setdefault(c.casefold(), k)
     ex = Path(exclude).expanduser().resolve() if exclude is not None else None
     paths, labels, skipped, unmatched = [], [], [(str(p), r) for p, r in found.skipped], set()
     for p, root in zip(found.paths, found.roots):
@@ -113,208 +94,14 @@ def find_inputs(
                      f"{', ...' if len(unmatched) > 5 else ''}); their images have no label")
     return DatasetInputs(paths, np.asarray(labels, np.int64), skipped, notes)
 
-# %% ../nbs/08_dataset.ipynb #f57b25bf
-def parse_range(
-    value,  # (low, high), or the text "low,high" as typed on a command line
-) -> tuple:
-    "(low, high) as floats: finite, low < high."
-    parts = value.split(",") if isinstance(value, str) else value
-    try: lo, hi = (float(v) for v in parts)
-    except (TypeError, ValueError): lo = hi = float("nan")
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"Expected input_range as two finite numbers low < high, e.g. (-1, 1) or '-1,1'. Received: input_range={value!r}")
-    return lo, hi
-
-# %% ../nbs/08_dataset.ipynb #5726c215
-def value_policy(
-    model_range,  # the model's own input range (`surgery.input_range(model)`), or None for a foreign model
-    scale=None,  # divide every pixel by this number instead (e.g. 255, 65535, 10000)
-    input_range=None,  # or (low, high) / "low,high": map integer pixels' full range onto it instead, e.g. (-1, 1)
-) -> tuple:
-    "(convert, statement): how a read image becomes the model's float32 pixels, and a sentence saying so."
-    if scale is not None and input_range is not None:
-        raise ValueError(f"Expected scale or input_range, not both. Received: scale={scale!r}, input_range={input_range!r}")
-    if input_range is not None:
-        lo, hi = parse_range(input_range)
-        return ((lambda a: to_float(a, (lo, hi))),
-                f"integer pixels mapped from their type's full range onto [{lo:g}, {hi:g}] (input_range); float pixels as stored")
-    if scale is not None:
-        try: s = float(scale)
-        except (TypeError, ValueError): s = float("nan")
-        if not np.isfinite(s) or s <= 0: raise ValueError(f"Expected a scale > 0, e.g. 255, 65535 or 10000. Received: scale={scale!r}")
-        return (lambda a: np.asarray(a, np.float32) / np.float32(s)), f"divided by {s:g} (scale)"
-    if model_range is not None:
-        lo, hi = (float(v) for v in model_range)
-        return ((lambda a: to_float(a, (lo, hi))),
-                f"integer pixels scaled from their type's full range to [{lo:g}, {hi:g}] (the model's input range); float pixels as stored")
-    return (lambda a: np.asarray(a, np.float32)), "as stored (the model records no input range; pass scale to divide)"
-
-# %% ../nbs/08_dataset.ipynb #c603e6ba
-class _Reader:
-    "Reads image i of `paths` as the model's float32 (H, W, C) pixels; keeps errors for the caller instead of raising in tf.data."
-    def __init__(self, paths, size, channels, channel_axis, convert):
-        self.paths, self.size, self.channels, self.channel_axis, self.convert = paths, size, channels, channel_axis, convert
-        self.errors, self.dtypes, self.first = {}, set(), None
-
-    def read(self, i) -> np.ndarray:
-        p = self.paths[i]
-        a = read_image(p, size=self.size, channels=self.channels, channel_axis=self.channel_axis)
-        self.dtypes.add(str(a.dtype))
-        x = self.convert(a)
-        if self.size is None:  # a model for any size: one batch needs one size
-            self.first = self.first or (p, x.shape)
-            if x.shape != self.first[1]:
-                raise ValueError(f"Expected images of one size (the model takes any size; pass size=(H, W) to resize). "
-                                 f"Received: {p!r} with shape {x.shape}, {self.first[0]!r} with shape {self.first[1]}")
-        if not np.isfinite(x).all(): raise ValueError(f"Expected finite pixel values. Received: {p!r} with NaN or inf")
-        return x
-
-    def load(self, i):
-        "(pixels, ok) for tf.numpy_function; a failure stores the error and gives zeros."
-        i = int(i)
-        try: return self.read(i), np.True_
-        except Exception as e:
-            self.errors[i] = e
-            shape = (*self.size, self.channels) if self.size else (self.first[1] if self.first else (1, 1, self.channels))
-            return np.zeros(shape, np.float32), np.False_
-
-def _stream(reader: _Reader, rows, batch_size: int) -> tf.data.Dataset:
-    "Batches (rows, pixels, ok) of `rows`, read in parallel in order and prefetched."
-    shape = (*reader.size, reader.channels) if reader.size else (None, None, reader.channels)
-    @tf.autograph.experimental.do_not_convert
-    def load(i):
-        x, ok = tf.numpy_function(reader.load, [i], [tf.float32, tf.bool], stateful=True)
-        x.set_shape(shape); ok.set_shape(())
-        return i, x, ok
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(rows, np.int64))
-    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size).prefetch(2)
-
-# %% ../nbs/08_dataset.ipynb #5cb4b4ce
-def _device_key(name):
-    d = tf.DeviceSpec.from_string(name if name.startswith("/") else f"/{name}")
-    return (d.device_type or "").upper(), d.device_index or 0
-
-def _devices(devices) -> tuple:
-    "(MirroredStrategy or None, device names) for `devices`: None/'all' = every visible GPU; or names ('/gpu:0,/gpu:1')."
-    visible = tf.config.list_logical_devices()
-    if devices is None or devices == "all":
-        names = [d.name for d in visible if d.device_type == "GPU"]
-    else:
-        want = [s.strip() for s in devices.split(",") if s.strip()] if isinstance(devices, str) else [str(d) for d in devices]
-        known = {_device_key(d.name): d.name for d in visible}
-        try: names = [known[_device_key(w)] for w in want]
-        except (KeyError, ValueError):
-            raise ValueError(f"Expected names of visible devices ({', '.join(d.name for d in visible)}). "
-                             f"Received: devices={devices!r}") from None
-        if not names or len(set(names)) != len(names): raise ValueError(f"Expected different device names. Received: devices={devices!r}")
-    return (tf.distribute.MirroredStrategy(names) if len(names) > 1 else None), names
-
-def _scope(strategy): return strategy.scope() if strategy is not None else contextlib.nullcontext()
-
-def _load(model, strategy) -> tuple:
-    "(keras.Model, description): `model` itself or loaded from its file or run folder, with its weights under `strategy`."
-    with _scope(strategy):
-        if isinstance(model, keras.Model):
-            if strategy is None: return model, model.name
-            m = keras.models.clone_model(model)
-            m.set_weights(model.get_weights())
-            return m, model.name
-        if not isinstance(model, (str, os.PathLike)):
-            raise TypeError(f"Expected a keras.Model, a model file or a run folder. Received: model of type {type(model).__name__}")
-        return load_model(model), str(model)
-
-# %% ../nbs/08_dataset.ipynb #b4936a3b
-@dataclass
-class _Batch:
-    "One batch's explanation (the fields `viz.show_channel_cams` reads) and, per labelled image, its ablation."
-    maps: np.ndarray  # (B,H,W,C)
-    importance: np.ndarray  # (B,C)
-    degenerate: np.ndarray  # (B,)
-    targets: np.ndarray  # (B,)
-    outputs: np.ndarray  # (B,K)
-    correct: np.ndarray | None = None  # (B, baselines, C) 1/0 correct after ablation; -1 without a label
-    probability: np.ndarray | None = None  # (B, baselines, C) true-class probability after ablation; nan without a label
-
-    @staticmethod
-    def concat(parts):
-        f = lambda name: None if getattr(parts[0], name) is None else np.concatenate([getattr(p, name) for p in parts])
-        return _Batch(*(f(n) for n in ("maps", "importance", "degenerate", "targets", "outputs", "correct", "probability")))
-
-def _true_class_score(y, outputs_are_probabilities=True):
-    "Targets for `channel_ablation`: [4·[argmax = y] + p(y)] (both drops in one pass), or the two parts separately."
-    y = tf.constant(np.asarray(y), tf.int32)
-    def correct(o):
-        o = tf.convert_to_tensor(o, tf.float32)
-        return tf.cast(tf.equal(tf.argmax(o, -1, output_type=tf.int32), y), tf.float32)
-    def prob(o): return tf.gather(tf.convert_to_tensor(o, tf.float32), y, batch_dims=1)
-    if outputs_are_probabilities: return [lambda o: 4 * correct(o) + prob(o)]
-    return [correct, prob]
-
-class _Engine:
-    "The explainer and the ablation models, mirrored over the devices; `run` explains and ablates one batch."
-    def __init__(self, model, strategy, devices, baselines=(), mean=None, batch_size=32, precision="float32"):
-        self.model, self.strategy, self.devices, self.baselines = model, strategy, devices, tuple(baselines)
-        self.batch_size, self.mean = batch_size, None if mean is None else np.asarray(mean, np.float32)
-        self.counts = {d: 0 for d in devices}
-        with _scope(strategy):
-            self.explainer = ChannelGradCAM(model, batch_size=batch_size, precision=precision)
-            self.shifted = None
-            if "mean" in self.baselines:
-                inp = keras.Input(model.input_shape[1:])
-                self.shifted = keras.Model(inp, model(keras.layers.Rescaling(1.0, offset=self.mean, name="dataset_mean")(inp)))
-        self.pool = None  # worker threads, one per device (made on first use)
-
-    def _ablate(self, x, y, outputs):
-        B, C = x.shape[0], x.shape[-1]
-        correct = np.full((B, len(self.baselines), C), -1, np.int8)
-        prob = np.full((B, len(self.baselines), C), np.nan, np.float32)
-        m = y >= 0
-        if not m.any() or not self.baselines: return correct, prob
-        xs, ys, o = x[m], y[m], outputs[m]
-        c0, p0 = (o.argmax(1) == ys).astype(np.float32), o[np.arange(len(ys)), ys]
-        probs = bool(((o >= 0) & (o <= 1)).all())
-        scores = _true_class_score(ys, probs)
-        for j, base in enumerate(self.baselines):
-            net, xin = (self.model, xs) if base == "zero" else (self.shifted, xs - self.mean)
-            d = [channel_ablation(net, xin, targets=s, mode="zero", score="prob", batch_size=self.batch_size) for s in scores]
-            dc = np.rint(d[0] / 4) if probs else d[0]
-            dp = d[0] - 4 * dc if probs else d[1]
-            correct[m, j] = np.clip(c0[:, None] - dc, 0, 1).astype(np.int8)
-            prob[m, j] = p0[:, None] - dp
-        return correct, prob
-
-    def _part(self, x, targets, labels):
-        r = self.explainer.explain(x, targets)
-        b = _Batch(np.asarray(r.maps), np.asarray(r.importance), np.asarray(r.degenerate), np.asarray(r.targets),
-                   np.asarray(r.outputs, np.float32))
-        b.correct, b.probability = self._ablate(x, labels, b.outputs)
-        return b
-
-    def run(self, x, targets, labels) -> _Batch:
-        "Explain and ablate the batch `x` (float32 (B,H,W,C)), split over the devices."
-        if self.strategy is None:
-            with tf.device(self.devices[0]) if self.devices else contextlib.nullcontext():
-                return self._part(x, targets, labels)
-        cuts = [c for c in np.array_split(np.arange(len(x)), len(self.devices)) if len(c)]
-        def work(dev, rows):
-            with self.strategy.scope(), tf.device(dev): return self._part(x[rows], targets, labels[rows])
-        self.pool = self.pool or ThreadPoolExecutor(len(self.devices))
-        parts = list(self.pool.map(work, self.devices[:len(cuts)], cuts))
-        for d, c in zip(self.devices, cuts): self.counts[d] += len(c)
-        return _Batch.concat(parts)
-
-    def close(self):
-        if self.pool is not None: self.pool.shutdown()
-        self.pool = None
-
-def _dataset_mean(reader: _Reader, n: int, most: int = 256) -> tuple:
+# %% ../nbs/08_dataset.ipynb #c0bd508e
+def _dataset_mean(reader: ImageReader, n: int, most: int = 256) -> tuple:
     "(per-channel mean (C,), images used): over an evenly spaced sample of at most `most` of all n images."
     idx = np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
     with ThreadPoolExecutor(4) as pool:
         means = list(pool.map(lambda i: reader.read(i).mean(axis=(0, 1), dtype=np.float64), idx))
     return np.mean(means, axis=0), len(idx)
 
-# %% ../nbs/08_dataset.ipynb #c0bd508e
 def _sha1(items) -> str:
     h = hashlib.sha1()
     for it in items: h.update(it if isinstance(it, bytes) else str(it).encode()); h.update(b"\0")
@@ -322,23 +109,23 @@ def _sha1(items) -> str:
 
 def class_index(
     targets,  # a class name (any case), an index (int or digits), or None
-    classes,  # the model's class names
+    class_names,  # the model's class names
 ) -> int | None:
     "None, or the index of the class `targets` names."
     if targets is None: return None
     if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):
-        if 0 <= int(targets) < len(classes): return int(targets)
+        if 0 <= int(targets) < len(class_names): return int(targets)
     elif isinstance(targets, str):
-        low = [c.casefold() for c in classes]
+        low = [c.casefold() for c in class_names]
         if targets.casefold() in low: return low.index(targets.casefold())
-        if targets.isdigit() and int(targets) < len(classes): return int(targets)
-    raise ValueError(f"Expected None (each image's predicted class) or one of the model's classes {classes} (a name or an "
+        if targets.isdigit() and int(targets) < len(class_names): return int(targets)
+    raise ValueError(f"Expected None (each image's predicted class) or one of the model's classes {class_names} (a name or an "
                      f"index). Received: targets={targets!r}")
 
 def _stem(p) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(p).stem)[:60]
 
-def _render(x, b: _Batch, j, path, label, classes, names) -> bytes:
+def _render(x, b, j, path, label, classes, names) -> bytes:
     "PNG of image j's figure: its channels and maps, with its true class (`label`, '' if unknown)."
     labels = [""] * len(x); labels[j] = label
     return figure_png(show_channel_cams(x, b, index=[j], labels=labels, class_names=classes, channel_names=names,
@@ -357,18 +144,19 @@ def _pick_examples(table, classes, k, index=None) -> list:
         out += [(cls, int(r)) for r in rows[np.lexsort((index[rows], -prob[rows]))][:k]]
     return out
 
-def _examples(picks, table, found, reader, engine, target, classes, names, index) -> list:
+def _examples(picks, table, found, predictor, classes, names, index) -> list:
     "Rendered figures of the picked rows (read and explained again)."
     if not picks: return []
-    rows = [r for _, r in picks]
+    rows, bs, reader = [r for _, r in picks], predictor.settings["batch_size"], predictor.reader(found.paths)
     x = np.stack([reader.read(found_row) for found_row in index[rows]])
     out = []
-    for s in range(0, len(rows), engine.batch_size):
-        b = engine.run(x[s:s + engine.batch_size], target, np.full(len(x[s:s + engine.batch_size]), -1))
+    for s in range(0, len(rows), bs):
+        paths = [found.paths[i] for i in index[rows[s:s + bs]]]
+        b = predictor.explain(x[s:s + bs], paths, np.full(len(paths), -1))[0]
         for j in range(len(b.maps)):
             cls, r = picks[s + j]
             path, lab = table["path"].iat[r], table["label"].iat[r]
-            png = _render(x[s:s + engine.batch_size], b, j, path, lab, classes, names)
+            png = _render(x[s:s + bs], b, j, path, lab, classes, names)
             out.append({"class": cls, "path": path, "probability": float(table["probability"].iat[r]), "index": int(index[r]),
                         "file": f"figures/examples/{classes.index(cls):03d}-{len(out):03d}-{_stem(path)}.png", "png": png})
     return out
@@ -377,7 +165,7 @@ def explain_dataset(
     model,  # a keras.Model, or a .keras/.h5 file or a run folder (`train.load_model`)
     inputs,  # image files, folders (class sub-folders give labels) and @list.txt files: one or a list
     channel_names=None,  # the C channel names (list or "R,G,B,NIR"); default: the run's own, else ch1..chC
-    classes=None,  # the K class names (list or "a,b"); default: the run's metrics.json, else 0..K-1
+    class_names=None,  # the K class names (list or "a,b"); default: the run's metrics.json, else 0..K-1
     scale=None,  # divide pixels by this (e.g. 255, 65535, 10000); None: the model's own input range, else as stored
     input_range=None,  # or map integer pixels' full range onto (low, high), e.g. (-1, 1); not with scale
     output=None,  # the model output to explain (index or name) when it has several
@@ -389,7 +177,7 @@ def explain_dataset(
     size=None,  # resize to (H, W) or an int; None: the model's input size
     channel_axis=None,  # 0 or -1 for arrays/TIFFs whose channel axis is ambiguous; None: detect
     resume: bool = False,  # continue the run in `out`, skipping the rows already written
-    force: bool = False,  # start over in `out` (the previous run's files are removed, other files kept)
+    overwrite: bool = False,  # start over in `out` (the previous run's files are removed, other files kept)
     shard=None,  # "I/N" or (I, N): explain every N-th file from the I-th (1-based); merge parts with `summarize`
     devices=None,  # None/"all": every visible GPU (MirroredStrategy if more than one); or device names
     save_maps: bool = False,  # write the maps (float16, compressed .npz, one per batch) into out/maps
@@ -408,10 +196,9 @@ def explain_dataset(
     for name, v, lo in (("batch_size", batch_size, 1), ("figures", figures, 0), ("examples", examples, 0), ("n_boot", n_boot, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"Expected {name} to be an integer >= {lo}. Received: {name}={v!r}")
-    if resume and force: raise ValueError("Expected resume or force, not both. Received: resume=True, force=True")
-    if (resume or force or save_maps) and out is None:
-        raise ValueError("Expected an output folder for resume, force or save_maps. Received: out=None")
-    from channelgradcam import engines
+    if resume and overwrite: raise ValueError("Expected resume or overwrite, not both. Received: resume=True, overwrite=True")
+    if (resume or overwrite or save_maps) and out is None:
+        raise ValueError("Expected an output folder for resume, overwrite or save_maps. Received: out=None")
     engine = engines.check_engine(engine)
     check_precision(precision)
     if engine == "dask" and (figures or save_maps or isinstance(model, keras.Model)):
@@ -419,13 +206,13 @@ def explain_dataset(
                          f"engine='dask'. Received: model of type {type(model).__name__}, figures={figures!r}, save_maps={save_maps!r}")
     out = Path(out).expanduser() if out is not None else None
     shard = parse_shard(shard)
-    strategy, devs = _devices(devices)
-    net, desc = _load(model, strategy)
+    devs = device_names(devices)
+    net, desc = as_model(model)
     net = select_output(surgery.as_functional(net), output)  # a subclassed model: one opaque layer, at its built shape
     if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
     (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
     rec = run_info(model)
-    classes = name_list(classes, K, "classes", rec.get("classes"), [str(k) for k in range(K)])
+    classes = name_list(class_names, K, "class_names", rec.get("classes"), [str(k) for k in range(K)])
     names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
     target = class_index(targets, classes)
     size = size_hw(size) or ((int(h), int(w)) if h and w else None)
@@ -446,19 +233,18 @@ def explain_dataset(
                 "size": list(size) if size else None, "channel_axis": channel_axis,
                 "inputs": {"count": len(found), "sha1": _sha1(found.paths)}, "shard": list(shard) if shard else None,
                 "ablation": list(baselines), "save_maps": bool(save_maps), "figures": int(figures), "examples": int(examples)}
-    reader = _Reader(found.paths, size, C, channel_axis, convert)
     heads = {"explanations.csv": explanation_columns(names)}
     if baselines: heads["ablation_images.csv"] = ablation_columns(names, baselines)
     lock = core.RunLock(out, "data-set explanation") if out is not None else contextlib.nullcontext()
     cluster = engines.dask_client(workers, scheduler) if engine == "dask" else contextlib.nullcontext()
     with cluster as client, lock:  # the scheduler is reached (or refused) before anything is written
-        prev = open_run(out, settings, resume, force) if out is not None else None
+        prev = open_run(out, settings, resume, overwrite) if out is not None else None
         sink = RunSink(out, heads)
         if prev is not None:
             run = prev
             sink.resume(read_json(out / "progress.json"))
         else:
-            mean, m = _dataset_mean(reader, len(found)) if "mean" in baselines else (None, 0)
+            mean, m = _dataset_mean(ImageReader(found.paths, size, C, channel_axis, convert), len(found)) if "mean" in baselines else (None, 0)
             run = {"settings": settings, "dataset_mean": None if mean is None else [float(v) for v in mean], "mean_images": m,
                    "notes": found.notes}
             if out is not None:
@@ -466,28 +252,30 @@ def explain_dataset(
                 core.write_json(out / "run.json", run)
                 if found.skipped: core.atomic_write(out / "skipped.txt", lambda t: Path(t).write_text("".join(f"{p}\t{r}\n" for p, r in found.skipped)))
                 sink.start()
-        explainer = _Engine(net, strategy, devs, baselines, run["dataset_mean"], batch_size, precision)
+        work = lambda **kw: engines.predictor_settings(classes, names, C, size, channel_axis, pixel_values, target, baselines,
+                                                       run["dataset_mean"], batch_size, precision=precision, **kw)
+        local = engines.ChannelGradCAMPredictor(net, work(devices=devs))  # this process: the loop below, the examples
+        reader = local.reader(found.paths)
+        counts = dict(local.engine.counts) if len(devs) > 1 else None  # images per device before this run
         figs, dtypes = [], set(sink.state.get("dtypes", []))
         todo = part[sink.rows:]
         try:  # rows are committed per batch: an error or Ctrl-C here leaves a run that resume=True continues
             with core.progress(total=len(todo), desc="explaining" + (f" (resumed after {sink.rows})" if sink.rows else ""),
                                unit="img", enabled=progress) as bar:
                 if client is not None:  # the same rows from Dask tasks, one part file each; appended in order
-                    predictor = engines.ChannelGradCAMPredictor(model, engines.predictor_settings(
-                        classes, names, C, size, channel_axis, pixel_values,
-                        target, baselines, run["dataset_mean"], batch_size, output=settings["output"], precision=precision))
-                    for texts, n, dt in engines.dask_parts(client, predictor, found, part, sink.rows, batch_size,
+                    remote = engines.ChannelGradCAMPredictor(model, work(output=settings["output"]))  # workers load the file
+                    for texts, n, dt in engines.dask_parts(client, remote, found, part, sink.rows, batch_size,
                                                            out / "parts" if out is not None else None, bar, callback):
                         dtypes |= set(dt)
                         sink.append({k: texts[k] for k in heads}, n, {"dtypes": sorted(dtypes)})
-                for r, x, ok in (_stream(reader, todo, batch_size) if client is None else ()):
+                for r, x, ok in (stream_batches(reader, todo, batch_size) if client is None else ()):
                     r, x, ok = r.numpy(), x.numpy(), ok.numpy()
                     if not ok.all(): raise reader.errors[int(r[~ok][0])]
                     y = found.labels[r]
-                    b = explainer.run(x, target, y)
+                    b, rows, abl = local.explain(x, [found.paths[i] for i in r], y)  # what each engine's workers run
                     start = sink.rows  # position in this part of the batch's first image
-                    texts = {"explanations.csv": csv_rows(_explanation_rows(found, r, b, classes))}
-                    if baselines: texts["ablation_images.csv"] = csv_rows(_ablation_rows(found, r, b, classes))
+                    texts = {"explanations.csv": csv_rows(rows)}
+                    if baselines: texts["ablation_images.csv"] = csv_rows(abl)
                     if save_maps:
                         (out / "maps").mkdir(exist_ok=True)
                         core.atomic_write(out / "maps" / f"maps-{start:06d}.npz", lambda t: np.savez_compressed(
@@ -506,18 +294,18 @@ def explain_dataset(
         except tf.errors.InvalidArgumentError:
             if reader.errors: raise reader.errors[min(reader.errors)] from None
             raise
-        finally: explainer.close()
+        finally: local.engine.close()
         table = read_csv_table(sink.source("explanations.csv"), heads["explanations.csv"])
         per_image = read_csv_table(sink.source("ablation_images.csv"), heads["ablation_images.csv"]) if baselines else None
         if out is not None and figures:  # figures of images committed before a resume
             figs = [{"path": p, "file": f.relative_to(out).as_posix(), "png": f.read_bytes()}
                     for p, f in zip(table["path"][:figures], sorted((out / "figures" / "images").glob("*.png")))]
         picks = _pick_examples(table, classes, examples, part)
-        try: ex = _examples(picks, table, found, reader, explainer, target, classes, names, part)
-        finally: explainer.close()
+        try: ex = _examples(picks, table, found, local, classes, names, part)
+        finally: local.engine.close()
         seconds = time.perf_counter() - t0 + (run.get("seconds") or 0)
         info = {**run, "model": desc, "values": values, "dtypes": sorted(dtypes), "targets": settings["targets"],
-                "devices": devs, "engine": engine, "images_per_device": {d: int(n) for d, n in explainer.counts.items()} if strategy else None,
+                "devices": devs, "engine": engine, "images_per_device": {d: int(n - counts[d]) for d, n in local.engine.counts.items()} if counts else None,
                 "seconds": round(seconds, 3), "n_boot": n_boot, "seed": seed}
         result = DatasetExplanation(
             table, summary_table(table, names, classes, n_boot, seed),
@@ -530,22 +318,6 @@ def explain_dataset(
             sink._commit({"complete": True})
     return result
 
-def _explanation_rows(found, r, b: _Batch, classes) -> list:
-    "explanations.csv rows of one batch."
-    pred = b.outputs.argmax(1)
-    return [[found.paths[i], classes[found.labels[i]] if found.labels[i] >= 0 else "", classes[pred[j]],
-             round6(b.outputs[j, pred[j]]), classes[b.targets[j]] if b.targets[j] >= 0 else "",
-             *[round6(v) for v in b.importance[j]], bool(b.degenerate[j])] for j, i in enumerate(r)]
-
-def _ablation_rows(found, r, b: _Batch, classes) -> list:
-    "ablation_images.csv rows of one batch's labelled images."
-    rows = []
-    for j, i in enumerate(r):
-        y = found.labels[i]
-        if y < 0: continue
-        after = [v for c, p in zip(b.correct[j].ravel(), b.probability[j].ravel()) for v in (int(c), round6(p))]
-        rows.append([found.paths[i], classes[y], int(b.outputs[j].argmax() == y), round6(b.outputs[j, y]), *after])
-    return rows
 
 # %% ../nbs/08_dataset.ipynb #7eebd8c6
 def summarize(
@@ -566,7 +338,7 @@ def summarize(
         want = len(shard_rows(s["inputs"]["count"], s["shard"]))
         if not prog.get("complete"):
             raise ValueError(f"Expected finished parts. Received: {str(d)!r} with {prog.get('rows')} of {want} images "
-                             "explained; finish it with resume=True (--resume)")
+                             "explained; finish it with resume=True")
         parts.append((d, run, s))
     s0 = parts[0][2]
     for d, _, s in parts[1:]:

@@ -6,7 +6,7 @@ Docs: https://channelgradcam.github.io/channelgradcam/engines.html.md"""
 
 # %% ../nbs/12_engines.ipynb #b8b8cf0b
 from __future__ import annotations
-import json, os, re, types
+import json, os, re
 from pathlib import Path
 import numpy as np
 from . import core
@@ -31,6 +31,7 @@ def predictor_settings(
     threads: int | None = None,  # TensorFlow threads per worker; None: TensorFlow's default
     output=None,  # the output of a multi-output model to explain (index or name)
     precision: str = "float32",  # the explainer's compute (`ChannelGradCAM(precision=)`)
+    devices=None,  # device names in this process (`batches.device_names`; several: mirrored); None: TensorFlow's choice
 ) -> dict:
     "The data-set-wide settings a `ChannelGradCAMPredictor` needs, computed once by the driver (JSON-able: any engine ships them)."
     to_list = lambda v: None if v is None else [float(x) for x in v]
@@ -39,7 +40,8 @@ def predictor_settings(
             "size": list(size) if size else None, "channel_axis": channel_axis, "value_policy": vp,
             "target": None if target is None else int(target), "baselines": list(baselines),
             "dataset_mean": to_list(dataset_mean), "batch_size": int(batch_size), "threads": threads,
-            "output": output, "precision": precision}
+            "output": output, "precision": precision,
+            "devices": list(devices) if devices else None}
 
 # %% ../nbs/12_engines.ipynb #b02b5bba
 _BUILT = {}  # per process: (model, settings) → the built engine, so a worker builds it once, whatever the engine pickles
@@ -69,42 +71,50 @@ class ChannelGradCAMPredictor:
 
     @property
     def engine(self):
-        "The built explainer and ablation models (`dataset._Engine`) of this process."
+        "The built explainer and ablation models (`batches.BatchExplainer`) of this process."
         if self._engine is None:
             s = self.settings
             key = (str(self.model) if isinstance(self.model, (str, os.PathLike)) else id(self.model), json.dumps(s, sort_keys=True))
             if key not in _BUILT:
                 _setup_tensorflow(s.get("threads"))
-                from channelgradcam.dataset import _Engine, _load
+                from channelgradcam.batches import BatchExplainer, as_model
                 from channelgradcam.cam import select_output
                 from channelgradcam.surgery import as_functional
-                net, _ = _load(self.model, None)
+                net, _ = as_model(self.model)
                 net = select_output(as_functional(net), s.get("output"))
                 _BUILT.clear()  # one model per worker at a time
-                _BUILT[key] = _Engine(net, None, [], s["baselines"], s["dataset_mean"], s["batch_size"], s.get("precision", "float32"))
+                _BUILT[key] = BatchExplainer(net, s.get("devices"), s["baselines"], s["dataset_mean"], s["batch_size"], s.get("precision", "float32"))
             self._engine = _BUILT[key]
         return self._engine
 
     def reader(self, paths):
-        "A `dataset._Reader` of `paths` under the settings' value policy."
-        from channelgradcam.dataset import _Reader, value_policy
+        "A `batches.ImageReader` of `paths` under the settings' value policy."
+        from channelgradcam.batches import ImageReader, value_policy
         s = self.settings
         convert, _ = value_policy(**s["value_policy"])
-        return _Reader(list(paths), tuple(s["size"]) if s["size"] else None, s["channels"], s["channel_axis"], convert)
+        return ImageReader(list(paths), tuple(s["size"]) if s["size"] else None, s["channels"], s["channel_axis"], convert)
 
     def predict(self,
                 paths,  # the batch's image files
                 labels,  # their class indices (-1: unknown)
                ) -> tuple:
         "(explanations.csv rows, ablation_images.csv rows, dtypes read) of one batch."
-        from channelgradcam.dataset import _explanation_rows, _ablation_rows
-        s, reader = self.settings, self.reader(paths)
+        reader = self.reader(paths)
         x = np.stack([reader.read(i) for i in range(len(paths))])
-        labels = np.asarray(labels, np.int64)
+        _, rows, abl = self.explain(x, paths, labels)
+        return rows, abl, sorted(reader.dtypes)
+
+    def explain(self,
+                x,  # the batch's pixels, float32 (B,H,W,C), as `reader` reads them
+                paths,  # the batch's image files
+                labels,  # their class indices (-1: unknown)
+               ) -> tuple:
+        "(`batches.Batch`, explanations.csv rows, ablation_images.csv rows) of one batch: what explain_dataset and every engine run."
+        from channelgradcam.batches import explanation_rows, ablation_rows
+        s, labels = self.settings, np.asarray(labels, np.int64)
         b = self.engine.run(x, s["target"], labels)
-        found, r = types.SimpleNamespace(paths=list(paths), labels=labels), np.arange(len(paths))
-        abl = _ablation_rows(found, r, b, s["classes"]) if s["baselines"] else []
-        return _explanation_rows(found, r, b, s["classes"]), abl, sorted(reader.dtypes)
+        abl = ablation_rows(paths, labels, b, s["classes"]) if s["baselines"] else []
+        return b, explanation_rows(paths, labels, b, s["classes"]), abl
 
     def __call__(self,
                  batch: dict,  # columns "path" and "label" (class index, -1 unknown), as Ray Data's map_batches gives

@@ -13,7 +13,7 @@ from . import core
 from .tables import csv_rows
 
 # %% auto #0
-__all__ = ['RUN_OUTPUTS', 'parse_shard', 'shard_rows', 'read_json', 'open_run', 'RunSink']
+__all__ = ['RUN_OUTPUTS', 'TRAIN_RECORD', 'parse_shard', 'shard_rows', 'read_json', 'open_run', 'RunSink', 'run_info']
 
 # %% ../nbs/08b_runs.ipynb #26047b05
 def parse_shard(
@@ -35,24 +35,33 @@ def shard_rows(
     s = parse_shard(shard)
     return np.arange(n) if s is None else np.arange(s[0] - 1, n, s[1])
 
-# %% ../nbs/08b_runs.ipynb #aa0e66e1
+# %% ../nbs/08b_runs.ipynb #9a3f42a0
 RUN_OUTPUTS = ("explanations.csv", "ablation_images.csv", "summary.csv", "ablation.csv", "confusion.csv", "examples.csv",
             "summary.png", "report.md", "report.html", "run.json", "progress.json", "skipped.txt", "figures", "maps", "parts")
 
-def read_json(path) -> dict:
+def read_json(
+    path,  # a JSON file
+) -> dict:
+    "The file's object; a clear error naming the file when it cannot be read."
     try: return json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ValueError(f"Expected a readable JSON file. Received: {str(path)!r} ({' '.join(str(e).split())})") from None
 
-def open_run(out: Path, settings: dict, resume: bool, force: bool) -> dict | None:
-    "The previous run's record when resuming it; None for a fresh start (after clearing a previous run when forced)."
+# %% ../nbs/08b_runs.ipynb #d5cb747f
+def open_run(
+    out: Path,  # the run folder
+    settings: dict,  # this run's settings (a resumed run must have the same)
+    resume: bool,  # continue the run in `out`
+    overwrite: bool,  # start over: the previous run's files (`RUN_OUTPUTS`) are removed, other files kept
+) -> dict | None:
+    "The previous run's record when resuming it; None for a fresh start (after clearing a previous run when overwriting)."
     if out.exists() and not out.is_dir(): raise FileExistsError(f"Expected a folder for the results. Received: out={str(out)!r}, a file")
     entries = sorted(p.name for p in out.iterdir() if p.name != ".lock") if out.is_dir() else []
     prev = read_json(out / "run.json") if (out / "run.json").is_file() else None
-    if entries and not (resume or force):
+    if entries and not (resume or overwrite):
         raise FileExistsError(f"Expected a new or empty output folder. Received: out={str(out)!r}, which holds "
-                              f"{', '.join(entries[:3])}{', ...' if len(entries) > 3 else ''}; pass resume=True (--resume) "
-                              "to continue its run, force=True (--force) to start over, or choose another folder")
+                              f"{', '.join(entries[:3])}{', ...' if len(entries) > 3 else ''}; pass resume=True "
+                              "to continue its run, overwrite=True to start over, or choose another folder")
     if resume and prev is not None:
         old = prev.get("settings", {})
         diff = [k for k in settings if k not in ("model", "examples") and old.get(k) != settings[k]]
@@ -63,13 +72,14 @@ def open_run(out: Path, settings: dict, resume: bool, force: bool) -> dict | Non
         else: return prev
     if resume and prev is None and any(e not in RUN_OUTPUTS for e in entries):
         raise FileExistsError(f"Expected a folder holding a data-set explanation run (run.json) to resume. Received: "
-                              f"out={str(out)!r}, which holds {', '.join(entries[:3])}; use force=True (--force) to start over")
+                              f"out={str(out)!r}, which holds {', '.join(entries[:3])}; use overwrite=True to start over")
     for name in RUN_OUTPUTS:
         p = out / name
         if p.is_dir(): shutil.rmtree(p)
         elif p.exists(): p.unlink()
     return None
 
+# %% ../nbs/08b_runs.ipynb #41cd56ab
 class RunSink:
     "Where rows go: CSV files in a run folder, appended per batch and committed by `progress.json`; or memory."
     def __init__(self, out, headers: dict):
@@ -90,7 +100,7 @@ class RunSink:
             p = self.out / n
             if not p.is_file() or p.stat().st_size < size:
                 raise ValueError(f"Expected {str(p)!r} to hold the {prog['rows']} rows its progress.json committed; it is "
-                                 "missing or shorter. Received: a damaged run folder; start over with force=True (--force)")
+                                 "missing or shorter. Received: a damaged run folder; start over with overwrite=True")
             os.truncate(p, size)
         self.rows, self.state = int(prog["rows"]), {k: v for k, v in prog.items() if k not in ("rows", "bytes")}
         for f in (self.out / "maps").glob("maps-*.npz"):  # maps of batches that were never committed
@@ -115,3 +125,22 @@ class RunSink:
     def source(self, name):
         "The file (or in-memory text) to read a table from."
         return io.StringIO(self.mem[name].getvalue()) if self.mem is not None else self.out / name
+
+# %% ../nbs/08b_runs.ipynb #5d2ed339
+TRAIN_RECORD = "metrics.json"  # the record a training run writes beside its model (class and channel names, metrics)
+
+def run_info(
+    model,  # a .keras/.h5 file or a run folder; anything else (a keras.Model) gives {}
+) -> dict:
+    "The class and channel names a training run recorded in the `TRAIN_RECORD` beside its model ({} if none)."
+    if not isinstance(model, (str, os.PathLike)): return {}
+    p = Path(model).expanduser()
+    meta = (p if p.is_dir() else p.parent) / TRAIN_RECORD
+    if not meta.is_file(): return {}
+    rec = read_json(meta)
+    settings = rec.get("settings") if isinstance(rec.get("settings"), dict) else {}
+    out = {}
+    for key in ("classes", "channel_names"):
+        v = rec.get(key, settings.get(key))
+        if isinstance(v, list) and v: out[key] = [str(s) for s in v]
+    return out

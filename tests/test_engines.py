@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("explanations.csv", "ablation_images.csv", "summary.csv", "ablation.csv")
-KW = dict(classes="a,b", batch_size=4, examples=1, progress=False)
+KW = dict(class_names="a,b", batch_size=4, examples=1, progress=False)
 
 
 def _env():

@@ -49,7 +49,7 @@ def run(tmp_path_factory):
             x = rng.uniform(0, 1, (16, 16, 3)); x[..., 1] = rng.uniform(lo, hi)
             Image.fromarray((x * 255).round().astype(np.uint8)).save(root / "images" / cls / f)
     out = root / "report"
-    r = explain_dataset(_key_model(), root / "images", channel_names=CHANNELS, classes=CLASSES, out=out, scale=255, examples=1,
+    r = explain_dataset(_key_model(), root / "images", channel_names=CHANNELS, class_names=CLASSES, out=out, scale=255, examples=1,
                         figures=1, progress=False)
     return out, r
 

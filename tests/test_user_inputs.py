@@ -299,7 +299,7 @@ def test_tiff_folder_end_to_end(tmp_path, capsys):
     resumed = tmp_path / "resumed"
     def stop(done, total): raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        explain_dataset(str(model), str(folder), classes="cold,warm", out=resumed, batch_size=4, progress=False, callback=stop)
+        explain_dataset(str(model), str(folder), class_names="cold,warm", out=resumed, batch_size=4, progress=False, callback=stop)
     assert len((resumed / "explanations.csv").read_text().splitlines()) == 4 + 1  # one batch committed, not the rest
     assert main(["explain", str(folder), *common, "--out", str(resumed), "--resume"]) == 0
     assert "resumed after 4" in capsys.readouterr().err
@@ -314,7 +314,7 @@ def test_tiff_folder_end_to_end(tmp_path, capsys):
     assert _tables(merged) == tables
 
     # the Python API on the same folder: the same tables, in memory and on disk
-    res = explain_dataset(str(model), str(folder), classes="cold,warm", out=tmp_path / "python", batch_size=4, progress=False)
+    res = explain_dataset(str(model), str(folder), class_names="cold,warm", out=tmp_path / "python", batch_size=4, progress=False)
     assert _tables(tmp_path / "python") == tables
     import pandas as pd
     pd.testing.assert_frame_equal(res.table.fillna(""), pd.read_csv(whole / "explanations.csv", keep_default_na=False),
