@@ -6,7 +6,9 @@ Docs: https://channelgradcam.github.io/channelgradcam/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #6b785dfd
 from __future__ import annotations
-import contextlib, csv, inspect, json, os, pathlib, shutil, socket, tempfile, warnings
+import contextlib, csv, inspect, json, os, pathlib, shutil, socket, tempfile, time, warnings
+from dataclasses import dataclass
+from types import SimpleNamespace
 import numpy as np
 from fastcore.basics import patch
 from .core import atomic_write, write_json, RunLock, quiet_tensorflow
@@ -14,10 +16,14 @@ quiet_tensorflow()
 import tensorflow as tf
 import keras
 from .surgery import add_channel_conv
+from .images import read_image
+from .data import (index_images, split, mix_plan, pure_plan, make_dataset, load_channels, load_images, load_rgb,
+                                 write_skipped)
 
 # %% auto #0
 __all__ = ['BACKBONES', 'small_cnn', 'WeightsUnavailableError', 'build_model', 'run_files', 'read_history', 'read_state',
-           'check_resume', 'TrainingDivergedError', 'RunCheckpoint', 'train', 'evaluate', 'load_model']
+           'check_resume', 'TrainingDivergedError', 'RunCheckpoint', 'train', 'evaluate', 'FolderRun',
+           'train_from_folder', 'load_model']
 
 # %% ../nbs/05_train.ipynb #f8c502f7
 _IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], "float32")  # Keras' caffe-mode means, in RGB order
@@ -507,6 +513,220 @@ def evaluate(
         if n == 0: raise ValueError(f"Expected at least one sample in each dataset. Received: {name!r}, which is empty")
         out[name] = {"accuracy": correct / n, "loss": loss / n, "n": n}
     return out
+
+# %% ../nbs/05_train.ipynb #f3da840d
+_MIXES = ("balanced", "random", "none")
+
+def _check_folder_args(o):
+    "Refuse `train_from_folder` settings that can never work, before any file is read (errors name the parameters)."
+    if o.mix not in _MIXES: raise ValueError(f"Expected mix to be one of {list(_MIXES)}. Received: mix={o.mix!r}")
+    if o.pure not in ("auto", "rgb", "gray"): raise ValueError(f"Expected pure='auto', 'rgb' or 'gray'. Received: pure={o.pure!r}")
+    if o.channels is not None and o.channels < 1: raise ValueError(f"Expected channels ≥ 1. Received: channels={o.channels}")
+    C = o.channels or 3
+    if o.mix != "none" and not 1 <= o.key_channel <= C:
+        raise ValueError(f"Expected key_channel between 1 and channels={C}. Received: key_channel={o.key_channel}")
+    for name, low in (("epochs", 1), ("batch_size", 1), ("size", 8)):
+        if getattr(o, name) < low: raise ValueError(f"Expected {name} ≥ {low}. Received: {name}={getattr(o, name)}")
+    if not o.lr > 0: raise ValueError(f"Expected lr > 0. Received: lr={o.lr}")
+    if o.patience < 0: raise ValueError(f"Expected patience ≥ 0 (0: never stop early). Received: patience={o.patience}")
+    if o.weights not in (None, "imagenet") and not pathlib.Path(o.weights).expanduser().is_file():
+        raise FileNotFoundError(f"Expected 'imagenet', None or a weights file. Received: weights={str(o.weights)!r} (file not found)")
+    run = pathlib.Path(o.run_dir).expanduser()
+    if run.exists() and not run.is_dir(): raise NotADirectoryError(f"Expected run_dir to be a run folder. Received: run_dir={str(run)!r}, which is a file")
+    existing = run_files(run)
+    if existing and not (o.resume or o.overwrite):
+        raise FileExistsError(f"Expected a new run folder, resume=True or overwrite=True. Received: run_dir={str(run)!r}, which already "
+                              f"holds a run ({', '.join(existing[:3])}); resume=True continues it, overwrite=True starts over")
+    return run  # overwrite: `train` removes the old run's files, only once the new model is built
+
+# %% ../nbs/05_train.ipynb #8cea61eb
+def _folder_settings(o, C):
+    "What defines a run (resuming with other values is refused): size, channels, backbone and how samples are made."
+    mixing = o.mix != "none"
+    return {"size": o.size, "channels": C, "backbone": o.backbone, "mix": o.mix, "key_channel": o.key_channel if mixing else None,
+            "mode": o.mode if mixing else None, "channel_axis": None if mixing else o.channel_axis}
+
+def _folder_channel_names(names, C):
+    "The channel names for tables and figures, from a list or a comma-separated string (None: explain says ch1, ch2, ...)."
+    if names is None: return None
+    out = [str(n).strip() for n in (names.split(",") if isinstance(names, str) else names)]
+    if len(out) != C or not all(out):
+        raise ValueError(f"Expected {C} comma-separated channel_names (or a list of {C}). Received: channel_names={names!r}")
+    return out
+
+def _band_count(o, index):
+    "C for mix='none': `channels`, or the band count of the first readable image."
+    if o.channels: return o.channels
+    for p in index.paths[:50]:
+        try: return int(read_image(p, o.size, channel_axis=o.channel_axis).shape[-1])
+        except Exception: continue
+    raise ValueError(f"Expected readable images in imdir={str(o.imdir)!r}. Received: none of the first {min(50, len(index.paths))} could be read")
+
+# %% ../nbs/05_train.ipynb #34550887
+def _mixing_warning(index, mix, key_channel, channel_axis=None) -> str:
+    "A warning when `mix` would mix images that are more than one photo's colours (multi-band): their bands would be lost."
+    for p in index.paths[:10]:
+        try: bands = int(read_image(p, 16, channel_axis=channel_axis).shape[-1])
+        except Exception: continue
+        if bands in (1, 3, 4): return ""  # gray, RGB, RGBA photos: what the channel-1 experiment mixes
+        return (f"mix={mix} runs the channel-1 experiment: each image becomes ONE gray channel, and a sample's label is "
+                f"the class of the image in channel {key_channel}; these are {bands}-band images, whose bands would be "
+                "lost: to train a classifier on them as they are, use mix=none")
+    return ""
+
+def _load_quietly(load, log):
+    "Run `load()`; its warnings become `log` lines (the skipped files get their own line and skipped.txt)."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache = load()
+    for w in caught:
+        if not str(w.message).startswith("skipped "): log(f"warning: {' '.join(str(w.message).split())}")
+    return cache
+
+# %% ../nbs/05_train.ipynb #8f8e1fbb
+def _mixed_sets(o, index, cache, C, cache_dir):
+    "(train, val, test, pure_test datasets, sizes, pure kind) of the channel-1 experiment."
+    labels, key, K = index.labels[cache.kept], o.key_channel - 1, len(index.classes)
+    parts = split(labels, seed=o.seed)
+    plans = [mix_plan(labels[p], C, key, scheme=o.mix, seed=o.seed + i, n_classes=K, classes=index.classes)
+             for i, p in enumerate(parts)]
+    ds = lambda p, plan, shuffle: make_dataset(cache.images[p], plan, batch_size=o.batch_size, shuffle=shuffle, seed=o.seed)
+    tr, va, te = parts
+    pure = o.pure if o.pure != "auto" else ("rgb" if C == 3 else "gray")
+    if pure == "rgb":
+        if C != 3: raise ValueError(f"Expected channels=3 with pure='rgb'. Received: channels={C} (use pure='gray')")
+        rgb = load_rgb([index.paths[i] for i in cache.kept[te]], o.size, cache_dir=cache_dir, progress=False)
+        pure_ds = make_dataset(None, rgb=rgb.images, labels=labels[te][rgb.kept], batch_size=o.batch_size, shuffle=False)
+        n_pure = len(rgb.kept)
+    else: pure_ds, n_pure = ds(te, pure_plan(labels[te], C), False), len(te)
+    sets = {"train": ds(tr, plans[0], True), "val": ds(va, plans[1], False), "mixed_test": ds(te, plans[2], False), "pure_test": pure_ds}
+    return sets, {"train": len(tr), "val": len(va), "test": len(te), "samples": [len(p) for p in plans], "pure": n_pure}, pure
+
+def _whole_sets(o, index, cache):
+    "(train, val, test datasets, sizes) of whole multi-band images with their own labels (mix='none')."
+    labels = index.labels[cache.kept]
+    tr, va, te = split(labels, seed=o.seed)
+    ds = lambda p, shuffle: make_dataset(cache.images[p], labels=labels[p], batch_size=o.batch_size, shuffle=shuffle, seed=o.seed)
+    return {"train": ds(tr, True), "val": ds(va, False), "test": ds(te, False)}, {"train": len(tr), "val": len(va), "test": len(te)}
+
+# %% ../nbs/05_train.ipynb #b02f4435
+def _at_chance(val, K) -> str:
+    "A warning when validation accuracy is within 2 standard errors of chance (1/K): the best model learned nothing."
+    p, n = 1 / K, max(int(val["n"]), 1)
+    if val["accuracy"] > p + 2 * (p * (1 - p) / n) ** 0.5: return ""
+    return (f"the best model is at chance level: validation accuracy {val['accuracy']:.3f} on {n} samples, chance 1/{K} = {p:.3f}; "
+            "it has learned nothing (try another lr, more epochs or more images)")
+
+# %% ../nbs/05_train.ipynb #d1167d71
+def _folder_data(o, run, index, C, log):
+    "Decode the images once (cached), list the skipped files, and build the sets: (sets, sizes, pure kind or None, cache)."
+    mixing = o.mix != "none"
+    cache_dir = pathlib.Path(o.cache_dir).expanduser() if o.cache_dir else run / "cache"
+    what = f"{o.mode} channel" if mixing else f"{C}-band image"
+    log(f"decoding each image once to a {o.size}x{o.size} {what} (cache: {cache_dir})")
+    load = (lambda: load_channels(index, o.size, mode=o.mode, cache_dir=cache_dir)) if mixing else \
+           (lambda: load_images(index, o.size, channels=C, channel_axis=o.channel_axis, cache_dir=cache_dir))
+    cache = _load_quietly(load, log)
+    listed = write_skipped(run / "skipped.txt", cache.skipped + index.skipped)
+    if listed: log(f"skipped {len(cache.skipped)} unreadable file(s) and {len(index.skipped)} hidden or non-image file(s): see {listed}")
+    if not mixing:
+        sets, n = _whole_sets(o, index, cache)
+        log(f"whole {C}-band images: {n['train']} train / {n['val']} val / {n['test']} test")
+        return sets, n, None, cache
+    sets, n, pure = _mixed_sets(o, index, cache, C, cache_dir)
+    log(f"mixed sets: {n['samples'][0]} train / {n['samples'][1]} val / {n['samples'][2]} test samples (the channel-1 "
+        f"experiment: label = class of channel {o.key_channel}; mix=none trains on the images as they are); pure test: "
+        f"{n['pure']} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
+    return sets, n, pure, cache
+
+# %% ../nbs/05_train.ipynb #e94e81a8
+def _folder_metrics(o, index, cache, C, n, pure, res, hist, state, names, seconds):
+    "What metrics.json holds: test accuracies, class and channel names, epochs, image counts and the run's settings."
+    mixing, tests = o.mix != "none", list(res)
+    settings = {"imdir": str(pathlib.Path(o.imdir).expanduser().resolve()), "epochs": o.epochs, "size": o.size,
+                "batch_size": o.batch_size, "backbone": o.backbone, "weights": "none" if o.weights is None else str(o.weights),
+                "channels": C, "mix": o.mix, "key_channel": o.key_channel if mixing else None, "mode": o.mode if mixing else None,
+                "pure": pure, "channel_axis": o.channel_axis, "lr": o.lr, "patience": o.patience, "seed": o.seed,
+                "input_shape": [o.size, o.size, C]}
+    return {**{f"{k}_accuracy": res[k]["accuracy"] for k in tests}, **{k: res[k] for k in tests}, "classes": list(index.classes),
+            "channel_names": names, "epochs_run": len(hist.get("loss", [])), "best_epoch": state.get("best_epoch"),
+            "best_val_loss": state.get("best"),
+            "images": {"found": len(index.paths), "skipped": len(cache.skipped), "train": n["train"], "val": n["val"], "test": n["test"]},
+            "settings": settings, "seconds": round(seconds, 1)}
+
+# %% ../nbs/05_train.ipynb #b0917b97
+@dataclass
+class FolderRun:
+    "What `train_from_folder` returns: the best model, its history and metrics, and where they are saved."
+    model: keras.Model  # the best model (also in `run_dir / "model.keras"`)
+    history: dict  # {metric: [per epoch]}, as `train` returns it
+    metrics: dict  # what `run_dir / "metrics.json"` holds
+    run_dir: pathlib.Path  # the run folder
+
+# %% ../nbs/05_train.ipynb #0b7f85b2
+def _train_folder(o, run, index, log, t0):
+    "The work of `train_from_folder` inside the run folder's lock."
+    mixing = o.mix != "none"
+    C = (o.channels or 3) if mixing else _band_count(o, index)
+    settings, names = _folder_settings(o, C), _folder_channel_names(o.channel_names, C)
+    if o.resume: check_resume(run, settings)  # differing settings: refused before any decoding
+    resuming = o.resume and (run / "state.json").exists()
+    keras.utils.set_random_seed(o.seed)  # the same seed gives the same initial weights
+    model = build_model(len(index.classes), (o.size, o.size, C), backbone=o.backbone,  # first: fails fast offline
+                        weights=None if resuming else o.weights)  # a resumed run reloads its own weights
+    if mixing and (warning := _mixing_warning(index, o.mix, o.key_channel, o.channel_axis)): log(f"warning: {warning}")
+    sets, n, pure, cache = _folder_data(o, run, index, C, log)
+    log(f"{'resuming' if resuming else 'training'} {o.backbone} ({model.count_params():,} parameters) for up to {o.epochs} epochs "
+        f"on {', '.join(d.name for d in tf.config.list_logical_devices())}")
+    hist = train(model, sets["train"], sets["val"], epochs=o.epochs, run_dir=run, lr=o.lr, patience=o.patience,
+                 resume=o.resume, overwrite=o.overwrite, verbose=o.verbose, settings=settings, lock=False)
+    if not (run / "model.keras").is_file(): raise RuntimeError(f"no model was saved in {run}: no epoch finished with a finite loss")
+    tests = ("mixed_test", "pure_test") if mixing else ("test",)
+    log("evaluating the best model on the " + ("mixed and the pure test sets" if mixing else "test set"))
+    res = evaluate(model, {k: sets[k] for k in tests})
+    metrics = _folder_metrics(o, index, cache, C, n, pure, res, hist, read_state(run), names, time.time() - t0)
+    write_json(run / "metrics.json", metrics)
+    acc = ", ".join(f"{k.replace('_', ' ')} accuracy {res[k]['accuracy']:.3f}" for k in tests)
+    log(f"{acc} → {run / 'model.keras'}, {run / 'metrics.json'}")
+    if chance := _at_chance(evaluate(model, {"val": sets["val"]})["val"], len(index.classes)): log(f"warning: {chance}")
+    return FolderRun(model, hist, metrics, run)
+
+# %% ../nbs/05_train.ipynb #ca5c38dc
+def train_from_folder(
+    imdir: str | os.PathLike,  # a folder of images: Kaggle names (cat.1.jpg) or one sub-folder per class
+    run_dir: str | os.PathLike,  # the run folder: model.keras, history.csv, metrics.json, the resumable state, skipped.txt
+    epochs: int = 10,  # most epochs (early stopping on the validation loss may stop sooner)
+    size: int = 224,  # images are resized to size x size pixels
+    batch_size: int = 32,  # samples per batch
+    backbone: str = "resnet50",  # one of `BACKBONES`; "small_cnn" is fast on CPUs (no pretrained weights)
+    weights: str | os.PathLike | None = "imagenet",  # "imagenet", None (random init) or the path of a weights file
+    mix: str = "balanced",  # "balanced" or "random" (the channel-1 experiment, see `data.mix_plan`), or "none": images as they are
+    channels: int | None = None,  # channels per sample (default 3); mix="none": the images' band count (default: read from the files)
+    key_channel: int = 1,  # 1-based channel whose image decides the label
+    mode: str = "luminance",  # how a photo becomes one gray channel: "luminance" or "red"
+    pure: str = "auto",  # pure test set: "rgb" (the photos), "gray" (a test image in every channel); "auto": rgb for 3 channels
+    channel_axis: int | None = None,  # for arrays and TIFFs whose channel axis cannot be told from their shape: 0 or -1
+    channel_names: list[str] | str | None = None,  # names of the C channels (a list, or "R,G,B,NIR"), saved in metrics.json
+    lr: float = 0.01,  # SGD learning rate (> 0; momentum 0.9, Nesterov)
+    patience: int = 3,  # early-stopping patience in epochs (0: never stop early)
+    seed: int = 0,  # seed of the split, the mixing, the initial weights and the shuffling
+    cache_dir: str | os.PathLike | None = None,  # where decoded images are cached; None: run_dir / "cache"
+    resume: bool = False,  # continue the run in `run_dir` from its last checkpoint (same settings)
+    overwrite: bool = False,  # start over, replacing a previous run in `run_dir`
+    verbose: int = 1,  # Keras' progress: 0 silent, 1 progress bar, 2 one line per epoch
+    log=print,  # called with each progress line (and warning); None: silent
+) -> FolderRun:
+    "index → split → decode once → mixed (or whole) sets → build → `train` → `evaluate`; writes metrics.json beside the model."
+    t0, o = time.time(), SimpleNamespace(**locals())
+    log = log or (lambda msg: None)
+    run = _check_folder_args(o)
+    index = index_images(imdir)
+    log(f"{len(index.paths)} images in {imdir} ({index.layout} layout), classes {index.classes}")
+    created = not run.exists()
+    try:
+        with RunLock(run, "training run"): return _train_folder(o, run, index, log, t0)
+    finally:  # a run folder this call created and left empty (but for its lock) is removed
+        if created and run.is_dir() and {p.name for p in run.iterdir()} <= {".lock"}: shutil.rmtree(run, ignore_errors=True)
 
 # %% ../nbs/05_train.ipynb #7a0e5f3b
 _SAVEDMODEL_HELP = (
