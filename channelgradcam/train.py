@@ -87,8 +87,8 @@ def _application(backbone, input_shape, weights, timeout=30.0):
         why = msg.split(" -- ", 1)[-1] if " -- " in msg else msg
         raise WeightsUnavailableError(
             f"ImageNet weights for {backbone} could not be downloaded ({why.strip()[:120]}); this machine seems to be offline. "
-            f"To continue: train from scratch with weights=None (CLI: --weights none), or pass a local weights file "
-            f"(weights='path/to/{fname}'; CLI: --weights PATH), or copy {fname} into {_keras_home() / 'models'} and retry."
+            f"To continue: train from scratch with weights=None, or pass a local weights file "
+            f"(weights='path/to/{fname}'), or copy {fname} into {_keras_home() / 'models'} and retry."
         ) from None
     finally:
         socket.setdefaulttimeout(old)
@@ -140,7 +140,7 @@ def _check_build_args(n_classes, input_shape, backbone, weights):
     if min(shape[:2]) < min_size:
         raise ValueError(f"Expected images of at least {min_size}x{min_size} pixels for {backbone}. Received: input_shape={shape}")
     if backbone == "small_cnn" and weights == "imagenet":
-        raise ValueError("Expected weights=None (CLI: --weights none) or a weights file: small_cnn has no ImageNet weights. "
+        raise ValueError("Expected weights=None or a weights file: small_cnn has no ImageNet weights. "
                          "Received: weights='imagenet'")
     path = None
     if weights is not None and weights != "imagenet":
@@ -244,7 +244,7 @@ def read_state(
             raise ValueError("not a run state")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise ValueError(f"Expected the run state written by train. Received: {str(p)!r}, which is corrupt "
-                         f"({type(e).__name__}: {e}); start over with overwrite=True (CLI: --force)") from None
+                         f"({type(e).__name__}: {e}); start over with overwrite=True") from None
     if "history" not in st:  # a run saved before the history moved into the state
         h = read_history(run / "history.csv") if (run / "history.csv").exists() else {}
         st["history"] = {k: v[:st["epoch"]] for k, v in h.items()}
@@ -262,7 +262,7 @@ def check_resume(
     diff = [f"{k}={new[k]!r} (the run has {old[k]!r})" for k in new if k in old and old[k] != new[k]]
     if diff:
         raise ValueError(f"Expected the settings of the run in {str(run_dir)!r} to resume it. Received: {', '.join(diff)}. "
-                         "Resume with the run's settings, or start over (overwrite=True; CLI: --force).")
+                         "Resume with the run's settings, or start over (overwrite=True).")
     return st
 
 # %% ../nbs/05_train.ipynb #6efdfc36
@@ -308,7 +308,7 @@ def _diverged(cb, what, value, batch=None, limit=None):
                f"a {what} below {limit:.3g} ({_EXPLODED}× the larger of log K and the first batch's loss)"
     e = TrainingDivergedError(f"Expected {expected}. Received: {what}={value:.4g} at {where}: the training diverged. "
                               f"Try a smaller learning rate" + (f" than lr={lr:g}" if lr else "") + ".")
-    e.what, e.value, e.lr, e.where, e.expected = what, value, lr, where, expected  # for callers that word it their own way (the CLI: --lr)
+    e.what, e.value, e.lr, e.where, e.expected = what, value, lr, where, expected  # for callers that word it their own way (the command line names its flag)
     return e
 
 @patch
@@ -415,7 +415,7 @@ def _restore(run, state, model):
     ck = run / state["checkpoint"] if state.get("checkpoint") else None
     if ck is None or not ck.is_file():
         raise FileNotFoundError(f"Expected the checkpoint named by {str(run / 'state.json')!r}. Received: {state.get('checkpoint')!r}, "
-                                "which is missing; start over with overwrite=True (CLI: --force)")
+                                "which is missing; start over with overwrite=True")
     try: work = keras.saving.load_model(ck)
     except Exception as e:
         raise ValueError(f"Expected a readable checkpoint. Received: {str(ck)!r} ({' '.join(str(e).split())[:200]})") from None
@@ -519,20 +519,20 @@ _MIXES = ("balanced", "random", "none")
 
 def _check_folder_args(o):
     "Refuse `train_from_folder` settings that can never work, before any file is read (errors name the parameters)."
-    if o.mix not in _MIXES: raise ValueError(f"Expected mix to be one of {list(_MIXES)}. Received: mix={o.mix!r}")
+    if o.mix not in _MIXES: raise ValueError(f"Expected `mix` to be one of {list(_MIXES)}. Received: mix={o.mix!r}")
     if o.pure not in ("auto", "rgb", "gray"): raise ValueError(f"Expected pure='auto', 'rgb' or 'gray'. Received: pure={o.pure!r}")
-    if o.channels is not None and o.channels < 1: raise ValueError(f"Expected channels ≥ 1. Received: channels={o.channels}")
+    if o.channels is not None and o.channels < 1: raise ValueError(f"Expected `channels` ≥ 1. Received: channels={o.channels}")
     C = o.channels or 3
     if o.mix != "none" and not 1 <= o.key_channel <= C:
-        raise ValueError(f"Expected key_channel between 1 and channels={C}. Received: key_channel={o.key_channel}")
+        raise ValueError(f"Expected `key_channel` between 1 and channels={C}. Received: key_channel={o.key_channel}")
     for name, low in (("epochs", 1), ("batch_size", 1), ("size", 8)):
-        if getattr(o, name) < low: raise ValueError(f"Expected {name} ≥ {low}. Received: {name}={getattr(o, name)}")
-    if not o.lr > 0: raise ValueError(f"Expected lr > 0. Received: lr={o.lr}")
-    if o.patience < 0: raise ValueError(f"Expected patience ≥ 0 (0: never stop early). Received: patience={o.patience}")
+        if getattr(o, name) < low: raise ValueError(f"Expected `{name}` ≥ {low}. Received: {name}={getattr(o, name)}")
+    if not o.lr > 0: raise ValueError(f"Expected `lr` > 0. Received: lr={o.lr}")
+    if o.patience < 0: raise ValueError(f"Expected `patience` ≥ 0 (0: never stop early). Received: patience={o.patience}")
     if o.weights not in (None, "imagenet") and not pathlib.Path(o.weights).expanduser().is_file():
-        raise FileNotFoundError(f"Expected 'imagenet', None or a weights file. Received: weights={str(o.weights)!r} (file not found)")
+        raise FileNotFoundError(f"Expected weights='imagenet', None or the path of a weights file. Received: weights={str(o.weights)!r} (no such file)")
     run = pathlib.Path(o.run_dir).expanduser()
-    if run.exists() and not run.is_dir(): raise NotADirectoryError(f"Expected run_dir to be a run folder. Received: run_dir={str(run)!r}, which is a file")
+    if run.exists() and not run.is_dir(): raise NotADirectoryError(f"Expected `run_dir` to be a run folder. Received: run_dir={str(run)!r}, which is a file")
     existing = run_files(run)
     if existing and not (o.resume or o.overwrite):
         raise FileExistsError(f"Expected a new run folder, resume=True or overwrite=True. Received: run_dir={str(run)!r}, which already "
@@ -551,7 +551,7 @@ def _folder_channel_names(names, C):
     if names is None: return None
     out = [str(n).strip() for n in (names.split(",") if isinstance(names, str) else names)]
     if len(out) != C or not all(out):
-        raise ValueError(f"Expected {C} comma-separated channel_names (or a list of {C}). Received: channel_names={names!r}")
+        raise ValueError(f"Expected {C} comma-separated `channel_names` (or a list of {C}). Received: channel_names={names!r}")
     return out
 
 def _band_count(o, index):
