@@ -371,16 +371,16 @@ class Shapes:
 # %% ../nbs/04_data.ipynb #303935c9
 def synthetic_shapes(n, # number of images (classes balanced: n // K or n // K + 1 each)
                      size=64, # image side in pixels
-                     classes=("disk", "square"), # shapes, from SHAPES; label i is classes[i]
+                     class_names=("disk", "square"), # shapes, from SHAPES; label i is class_names[i]
                      seed=0, # the same seed gives the same images
                      scale=(0.3, 0.5), # range of sqrt(object area) / size
                      rotate=20.0, # objects are rotated by up to +-`rotate` degrees
                      noise=0.05, # std of the pixel noise (intensities in [0, 1])
                     ) -> Shapes:
     "Grayscale images with one shape each on a textured background, equal area and intensity across classes; with masks."
-    classes = list(classes)
+    classes = list(class_names)
     if not classes or len(set(classes)) != len(classes) or any(c not in SHAPES for c in classes):
-        raise ValueError(f"Expected distinct classes from {SHAPES}. Received: classes={classes}")
+        raise ValueError(f"Expected distinct classes from {SHAPES}. Received: class_names={classes}")
     if int(n) < 1 or int(size) < 8: raise ValueError(f"Expected n >= 1 and size >= 8. Received: n={n}, size={size}")
     lo, hi = scale
     rmax = max(_CIRCUM[c] for c in SHAPES)
@@ -448,8 +448,8 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
              scheme="balanced", # "balanced": all class patterns per anchor; "random": uniform class per channel
              seed=0, # the same seed gives the same plan
              variants_per_anchor=None, # samples per anchor; None: K**(C-1) (prototype: 4 for K=2, C=3) if <= 16, else K
-             n_classes=None, # K; None: len(classes), else labels.max() + 1
-             classes=None, # class names, for messages (e.g. `ImageIndex.classes`)
+             n_classes=None, # K; None: len(class_names), else labels.max() + 1
+             class_names=None, # class names, for messages (e.g. `ImageIndex.classes`)
             ) -> MixPlan:
     "Plan mixed samples: the key channel shows each image (the label), other channels images of label-independent classes."
     y = _labels_1d(labels)
@@ -457,9 +457,9 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
     if C < 1: raise ValueError(f"Expected n_channels >= 1. Received: n_channels={n_channels}")
     if not -C <= key_channel < C: raise ValueError(f"Expected key_channel in 0..{C - 1}. Received: key_channel={key_channel}")
     key = int(key_channel) % C
-    K = int(n_classes) if n_classes is not None else len(classes) if classes is not None else int(y.max()) + 1
+    K = int(n_classes) if n_classes is not None else len(class_names) if class_names is not None else int(y.max()) + 1
     if K <= y.max(): raise ValueError(f"Expected labels below n_classes={K}. Received: labels up to {y.max()}")
-    name = (lambda c: repr(classes[c])) if classes is not None and len(classes) >= K else str
+    name = (lambda c: repr(class_names[c])) if class_names is not None and len(class_names) >= K else str
     if scheme not in ("balanced", "random"): raise ValueError(f"Expected scheme 'balanced' or 'random'. Received: scheme={scheme!r}")
     m, N = C - 1, len(y)
     P = K ** m  # a Python int: no overflow

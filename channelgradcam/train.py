@@ -588,7 +588,7 @@ def _mixed_sets(o, index, cache, C, cache_dir):
     "(train, val, test, pure_test datasets, sizes, pure kind) of the channel-1 experiment."
     labels, key, K = index.labels[cache.kept], o.key_channel - 1, len(index.classes)
     parts = split(labels, seed=o.seed)
-    plans = [mix_plan(labels[p], C, key, scheme=o.mix, seed=o.seed + i, n_classes=K, classes=index.classes)
+    plans = [mix_plan(labels[p], C, key, scheme=o.mix, seed=o.seed + i, n_classes=K, class_names=index.classes)
              for i, p in enumerate(parts)]
     ds = lambda p, plan, shuffle: make_dataset(cache.images[p], plan, batch_size=o.batch_size, shuffle=shuffle, seed=o.seed)
     tr, va, te = parts
