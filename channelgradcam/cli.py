@@ -109,7 +109,7 @@ def _train_parser(sub, fmt):
     t.set_defaults(func=cmd_train)
     return t
 
-# %% ../nbs/11_cli.ipynb #95e5688f
+# %% ../nbs/11_cli.ipynb #5c303666
 def _figure_path(image, out) -> pathlib.Path:
     "Where the figure of `image` goes: `out` (a file or a folder), or <image name>_channelcam.png here."
     name = f"{pathlib.Path(image).stem}_channelcam.png"
@@ -118,6 +118,7 @@ def _figure_path(image, out) -> pathlib.Path:
     if o.is_dir() or str(out).endswith(("/", os.sep)): return o / name
     return o if o.suffix else o.with_suffix(".png")
 
+# %% ../nbs/11_cli.ipynb #181ef8ea
 def _check_writable(fig: pathlib.Path, inputs, force: bool):
     "Refuse to write `fig` onto an input (ever) or onto an existing file (unless `force`)."
     for p in inputs:
@@ -128,7 +129,7 @@ def _check_writable(fig: pathlib.Path, inputs, force: bool):
         raise CLIError(f"Expected --out to name a new file. Received: --out {str(fig)!r}, which exists; pass --force to "
                        "replace it, or choose another --out")
 
-# %% ../nbs/11_cli.ipynb #26114aa3
+# %% ../nbs/11_cli.ipynb #406a4851
 def _image_setup(args) -> argparse.Namespace:
     "What the images of one `explain` call share: the model, loaded once, its explainer, names, target and pixel conversion."
     from channelgradcam.surgery import input_range
@@ -145,6 +146,7 @@ def _image_setup(args) -> argparse.Namespace:
                               target=class_index(args.target, classes), convert=convert, values=values,
                               size=(args.size, args.size) if args.size else (h, w) if h and w else None)
 
+# %% ../nbs/11_cli.ipynb #a4f83e34
 def _explain_image(args, setup=None) -> int:
     "One image: one figure and one JSON line (`setup`: what several images of one call share, from `_image_setup`)."
     image = args.inputs[0]
@@ -171,7 +173,7 @@ def _explain_image(args, setup=None) -> int:
                       "values": values}), flush=True)
     return 0
 
-# %% ../nbs/11_cli.ipynb #a639fb3f
+# %% ../nbs/11_cli.ipynb #a0b4ef8f
 _DATASET_ONLY = ("resume", "shard", "save_maps", "figures", "no_ablation", "devices", "engine", "workers", "scheduler")
 
 def _is_dataset(args) -> bool:
@@ -179,6 +181,7 @@ def _is_dataset(args) -> bool:
     one = len(args.inputs) == 1 and not str(args.inputs[0]).startswith("@") and not pathlib.Path(args.inputs[0]).is_dir()
     return not one or any(getattr(args, k) for k in _DATASET_ONLY)
 
+# %% ../nbs/11_cli.ipynb #d246096e
 def _explain_dataset(args) -> int:
     "Many images: tables, summary figure and report in --out."
     from channelgradcam.dataset import explain_dataset
@@ -193,17 +196,20 @@ def _explain_dataset(args) -> int:
     print(f"{len(res.table)} images explained → {out / 'report.md'}, {out / 'report.html'}", flush=True)
     return 0
 
+# %% ../nbs/11_cli.ipynb #b6ca6929
 def _mean_importance(res) -> str:
     "Each class's mean importance per channel, as a small text table."
     s = res.summary
     return s.pivot(index="class", columns="channel", values="mean").reindex(columns=res.channel_names).round(3).to_string()
 
+# %% ../nbs/11_cli.ipynb #6536a0d6
 _PICTURES = (".png", ".jpg", ".jpeg", ".pdf", ".svg", ".tif", ".tiff", ".webp")
 
 def _names_picture(out) -> bool:
     "Does --out name a picture file (fig.png) rather than a folder?"
     return out is not None and pathlib.Path(out).suffix.lower() in _PICTURES and not pathlib.Path(out).expanduser().is_dir()
 
+# %% ../nbs/11_cli.ipynb #a610ce41
 def _explain_images(args) -> int:
     "Several image files and --out naming a picture: one figure per image beside it (fig-a.png, fig-b.png), one JSON line each."
     o = pathlib.Path(args.out).expanduser()
@@ -217,6 +223,7 @@ def _explain_images(args) -> int:
         _explain_image(argparse.Namespace(**{**vars(args), "inputs": [image], "out": str(f)}), setup)
     return 0
 
+# %% ../nbs/11_cli.ipynb #68f7c623
 def cmd_explain(args) -> int:
     "Per-channel CAMs: one image → a figure and a JSON line; a folder, several files or @list → tables and a report."
     if not _is_dataset(args): return _explain_image(args)
@@ -255,7 +262,7 @@ def cmd_demo(args) -> int:
     if failed and not args.quick: print(f"targets not met: {', '.join(failed)}", flush=True)
     return 0
 
-# %% ../nbs/11_cli.ipynb #6247b9d3
+# %% ../nbs/11_cli.ipynb #5dbbab90
 def _value_options(p):
     "--input-range and --output, shared by the commands that explain."
     p.add_argument("--input-range", default=None, metavar="LOW,HIGH", help="map integer pixels' full range (0-255, "
@@ -264,6 +271,7 @@ def _value_options(p):
     p.add_argument("--output", default=None, metavar="NAME|INDEX", help="the output to explain, for a model with several "
                    "(a name or 0-based index; the error for such a model lists them)")
 
+# %% ../nbs/11_cli.ipynb #3976cab3
 def _explain_parser(sub, fmt):
     e = sub.add_parser("explain", formatter_class=fmt, help="per-channel class activation maps of one image or a whole data set",
                        description="Explain a model's decisions channel by channel. One image file: a figure (channels, "
@@ -361,12 +369,13 @@ def _demo_parser(sub, fmt):
     d.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the shuffling")
     d.set_defaults(func=cmd_demo)
 
-# %% ../nbs/11_cli.ipynb #fb3c44b1
+# %% ../nbs/11_cli.ipynb #8517be7e
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     "`--help` with each option's default, where the default says something (not None or False)."
     def _get_help_string(self, action):
         return action.help if action.default in (None, False) else super()._get_help_string(action)
 
+# %% ../nbs/11_cli.ipynb #9fdab212
 def _parser():
     p = argparse.ArgumentParser(prog="channelgradcam", description="Per-input-channel class activation maps (ChannelGradCAM) "
                                 "for Keras CNNs: which channel made the model decide, and where.")
@@ -392,13 +401,14 @@ def _joined_ranges(argv: list) -> list:
         else: out.append(a)
     return out
 
-# %% ../nbs/11_cli.ipynb #38859772
+# %% ../nbs/11_cli.ipynb #857629f1
 @functools.cache
 def _command_flags(cmd) -> frozenset:
     "The options of the subcommand `cmd` (--lr, --out, ...)."
     sub = _parser()._subparsers._group_actions[0].choices[cmd]
     return frozenset(s for a in sub._actions for s in a.option_strings)
 
+# %% ../nbs/11_cli.ipynb #bf33a196
 def _fail(cmd, e):
     "Print `e` as one line on stderr, the library's parameter names as this command's flags; return the exit status."
     msg = " ".join(_flags(str(e), _command_flags(cmd)).split()) or type(e).__name__

@@ -61,13 +61,14 @@ def small_cnn(
 class WeightsUnavailableError(RuntimeError):
     "Pretrained weights could not be downloaded or read."
 
-# %% ../nbs/05_train.ipynb #5b0d2e11
+# %% ../nbs/05_train.ipynb #10bfdc50
 def _keras_home() -> pathlib.Path:
     "Keras' cache folder: $KERAS_HOME, else ~/.keras, else /tmp/.keras when the home folder is not writable."
     if os.environ.get("KERAS_HOME"): return pathlib.Path(os.environ["KERAS_HOME"]).expanduser()
     home = pathlib.Path("~").expanduser()
     return (home if os.access(home, os.W_OK) else pathlib.Path("/tmp")) / ".keras"
 
+# %% ../nbs/05_train.ipynb #9ee2a234
 _APPS = {"resnet50": "ResNet50", "resnet50v2": "ResNet50V2", "mobilenetv2": "MobileNetV2", "vgg16": "VGG16"}
 
 def _application(backbone, input_shape, weights, timeout=30.0):
@@ -93,11 +94,12 @@ def _application(backbone, input_shape, weights, timeout=30.0):
     finally:
         socket.setdefaulttimeout(old)
 
-# %% ../nbs/05_train.ipynb #993d8dea
+# %% ../nbs/05_train.ipynb #74a9e1f1
 def _first_conv(model):
     "The first `Conv2D` of `model` (the one that reads the image)."
     return next(l for l in model.layers if isinstance(l, keras.layers.Conv2D))
 
+# %% ../nbs/05_train.ipynb #da20ffd1
 def _adapt_channels(src, dst):
     "Copy `src`'s weights (3 input channels) into `dst` (C channels), averaging the first convolution over channels."
     first = _first_conv(src).name
@@ -110,6 +112,7 @@ def _adapt_channels(src, dst):
         ld.set_weights(ws)
     return dst
 
+# %% ../nbs/05_train.ipynb #690a1e0c
 def _is_full_model_file(path):
     "True if the weights file at `path` holds a whole `build_model` model (preprocessing `Rescaling` and `Dense` head), not just a backbone."
     import h5py
@@ -126,7 +129,7 @@ def _is_full_model_file(path):
 # %% ../nbs/05_train.ipynb #4a46a146
 BACKBONES = (*_APPS, "small_cnn")
 
-# %% ../nbs/05_train.ipynb #2e7b9d41
+# %% ../nbs/05_train.ipynb #5ce1f3b2
 def _check_build_args(n_classes, input_shape, backbone, weights):
     "(h, w, c) and the weights path (or None), after checking `build_model`'s arguments."
     if backbone not in BACKBONES:
@@ -149,6 +152,7 @@ def _check_build_args(n_classes, input_shape, backbone, weights):
             raise FileNotFoundError(f"Expected 'imagenet', None or a weights file. Received: weights={str(weights)!r} (file not found)")
     return tuple(map(int, shape)), path
 
+# %% ../nbs/05_train.ipynb #18c95a89
 def build_model(
     n_classes: int = 2,  # number of classes (≥ 2)
     input_shape=(224, 224, 3),  # (H, W, C) of the raw images; C may be any count ≥ 1
@@ -180,6 +184,7 @@ def build_model(
     if full: _load_whole_weights(model, path, backbone, (h, w, c), n_classes)
     return model
 
+# %% ../nbs/05_train.ipynb #14820cbd
 def _load_whole_weights(model, path, backbone, shape, n_classes):
     "Load a whole-model weights file into `model`; a file that does not fit is an error naming it."
     with warnings.catch_warnings(record=True) as caught:  # Keras warns (and may go on) when parts of a file do not match
@@ -201,7 +206,7 @@ def run_files(
     if not run.is_dir(): return []
     return sorted([n for n in _RUN_FILES if (run / n).exists()] + [p.name for p in run.glob("last-*.keras")])
 
-# %% ../nbs/05_train.ipynb #61cb6c6c
+# %% ../nbs/05_train.ipynb #67d08a0f
 def _write_history(path, history):
     "Write `history` {metric: [per epoch]} to the CSV file `path`, atomically."
     keys = list(history)
@@ -213,6 +218,7 @@ def _write_history(path, history):
             for i in range(n): w.writerow([i + 1, *(history[k][i] for k in keys)])
     return atomic_write(path, write)
 
+# %% ../nbs/05_train.ipynb #e566e8b3
 def read_history(
     path: str | os.PathLike,  # a history.csv written by `train`
 ) -> dict:
@@ -224,13 +230,14 @@ def read_history(
         raise ValueError(f"Expected a history table written by train. Received: {str(path)!r}, which is corrupt "
                          f"({type(e).__name__}: {e})") from None
 
-# %% ../nbs/05_train.ipynb #4f1d8b3e
+# %% ../nbs/05_train.ipynb #95e0ddc3
 def _new_state(settings=None, model=None, monitor=None) -> dict:
     "The state of a run that has done no epoch yet."
     return {"epoch": 0, "best": None, "best_epoch": 0, "wait": 0, "stopped": False, "checkpoint": None, "history": {},
             "monitor": monitor, "settings": json.loads(json.dumps(settings or {})),
             "model": _signature(model) if model is not None else None}
 
+# %% ../nbs/05_train.ipynb #4ad9cc5e
 def read_state(
     run_dir: str | os.PathLike,  # a run folder
 ) -> dict | None:
@@ -269,12 +276,13 @@ def check_resume(
 class TrainingDivergedError(RuntimeError):
     "The training loss became NaN or infinite, or grew by orders of magnitude."
 
-# %% ../nbs/05_train.ipynb #5e7b1c2d
+# %% ../nbs/05_train.ipynb #1b591236
 def _signature(model) -> dict:
     "What a checkpoint must share with the model it resumes: input shape, class count, weight shapes."
     return {"input_shape": list(model.input_shape[1:]), "n_classes": int(model.output_shape[-1]),
             "weights": [list(w.shape) for w in model.weights]}
 
+# %% ../nbs/05_train.ipynb #fbaa1d5a
 class RunCheckpoint(keras.callbacks.Callback):
     "Early stopping, a divergence check, and the epoch's record in `run_dir` (checkpoint → state.json → history.csv → model.keras)."
     def __init__(self,
@@ -298,7 +306,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         for h in self.hooks:
             if hasattr(h, "on_checkpoint_step"): h.on_checkpoint_step(step, path)
 
-# %% ../nbs/05_train.ipynb #9a4b3f70
+# %% ../nbs/05_train.ipynb #16b87e16
 _EXPLODED = 100  # a training loss above _EXPLODED × max(log K, the first batch's loss) has diverged
 
 def _diverged(cb, what, value, batch=None, limit=None):
@@ -311,12 +319,15 @@ def _diverged(cb, what, value, batch=None, limit=None):
     e.what, e.value, e.lr, e.where, e.expected = what, value, lr, where, expected  # for callers that word it their own way (the command line names its flag)
     return e
 
+# %% ../nbs/05_train.ipynb #bedbf0fd
 @patch
 def on_train_begin(self: RunCheckpoint, logs=None): self._limit = None
 
+# %% ../nbs/05_train.ipynb #b290c429
 @patch
 def on_epoch_begin(self: RunCheckpoint, epoch, logs=None): self._epoch = epoch
 
+# %% ../nbs/05_train.ipynb #a2a01b2d
 @patch
 def on_train_batch_end(self: RunCheckpoint, batch, logs=None):
     "Stop at the first non-finite training loss, or the first that exceeds `_EXPLODED` × max(log K, the first batch's)."
@@ -327,7 +338,7 @@ def on_train_batch_end(self: RunCheckpoint, batch, logs=None):
     if getattr(self, "_limit", None) is None: self._limit = _EXPLODED * max(loss, np.log(max(int(self.model.output_shape[-1]), 2)))
     elif loss > self._limit: raise _diverged(self, "loss", loss, batch, self._limit)
 
-# %% ../nbs/05_train.ipynb #2f6c8d1a
+# %% ../nbs/05_train.ipynb #40037b68
 @patch
 def on_epoch_end(self: RunCheckpoint, epoch, logs=None):
     "Early stopping bookkeeping, then the epoch's record in the run folder."
@@ -348,6 +359,7 @@ def on_epoch_end(self: RunCheckpoint, epoch, logs=None):
         if self.verbose: print(f"Early stopping after epoch {epoch + 1}: {self.monitor} has not improved for {self.patience} epochs "
                                f"(best {st['best']:.4f} at epoch {st['best_epoch']}).", flush=True)
 
+# %% ../nbs/05_train.ipynb #25387aeb
 @patch
 def _record(self: RunCheckpoint, epoch, improved):
     "Write the epoch's record: checkpoint, state.json (the commit), history.csv, model.keras if best, old checkpoint removed."
@@ -360,23 +372,26 @@ def _record(self: RunCheckpoint, epoch, improved):
     if improved: self._step("best_model", run / "model.keras"); atomic_write(run / "model.keras", lambda t: shutil.copyfile(run / ck, t))
     if old and old != ck: self._step("cleanup", run / old); (run / old).unlink(missing_ok=True)
 
+# %% ../nbs/05_train.ipynb #509d88c4
 @patch
 def on_train_end(self: RunCheckpoint, logs=None):
     "Restore the best weights."
     if self.best_weights is not None: self.model.set_weights(self.best_weights)
 
-# %% ../nbs/05_train.ipynb #d2a8d87b
+# %% ../nbs/05_train.ipynb #2467cef6
 def _built_under(model, strategy):
     "True if `model`'s variables were created under `strategy`'s scope."
     if not model.weights: return True
     v = model.weights[0]
     return strategy.extended.variable_created_in_scope(getattr(v, "value", v))  # the backend tf.Variable of a Keras variable
 
+# %% ../nbs/05_train.ipynb #88a72b98
 def _xy(ds):
     "`ds` with batches cut to (x, y): Keras would read a third element (e.g. object masks) as sample weights."
     spec = getattr(ds, "element_spec", None)
     return ds.map(lambda *b: b[:2]) if isinstance(spec, tuple) and len(spec) > 2 else ds
 
+# %% ../nbs/05_train.ipynb #a5821c1a
 def _check_train_args(model, epochs, lr, patience, strategy, resume, run_dir):
     if not isinstance(model, keras.Model): raise TypeError(f"Expected a keras.Model. Received: model of type {type(model).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -389,7 +404,7 @@ def _check_train_args(model, epochs, lr, patience, strategy, resume, run_dir):
         raise TypeError(f"Expected a tf.distribute.Strategy. Received: strategy of type {type(strategy).__name__}")
     if resume and run_dir is None: raise ValueError("Expected the run_dir of the run to continue. Received: resume=True, run_dir=None")
 
-# %% ../nbs/05_train.ipynb #1c9e4a7d
+# %% ../nbs/05_train.ipynb #8a0c3194
 def _open_run(run, resume, overwrite, settings, verbose):
     "The state to resume (None: a new run) once `run` is ready: a previous run refused, removed, or checked."
     if resume:
@@ -404,12 +419,14 @@ def _open_run(run, resume, overwrite, settings, verbose):
     for f in existing: (run / f).unlink(missing_ok=True)
     return None
 
+# %% ../nbs/05_train.ipynb #025ce4ef
 def _model_differences(ckpt_sig, model):
     "The ways `model` differs from a checkpoint's signature, in words."
     new = _signature(model)
     out = [f"{k} {ckpt_sig[k]} in the run, {new[k]} given" for k in ("input_shape", "n_classes") if ckpt_sig[k] != new[k]]
     return out or (["other layers"] if ckpt_sig["weights"] != new["weights"] else [])
 
+# %% ../nbs/05_train.ipynb #0f897245
 def _restore(run, state, model):
     "(the checkpoint's model, the best weights so far), with history.csv and model.keras rebuilt from the state."
     ck = run / state["checkpoint"] if state.get("checkpoint") else None
@@ -434,7 +451,7 @@ def _restore(run, state, model):
         if p != ck: p.unlink()
     return work, best
 
-# %% ../nbs/05_train.ipynb #7d2e8b14
+# %% ../nbs/05_train.ipynb #2acb290e
 def train(
     model: keras.Model,  # a model from `build_model` (or any Keras classifier ending in softmax)
     train_ds: tf.data.Dataset,  # batches of (x, y), e.g. `data.make_dataset(images, plan)` (a third element, masks, is dropped)
@@ -479,6 +496,7 @@ def train(
         if work is not model: model.set_weights(work.get_weights())
         return ckpt.history
 
+# %% ../nbs/05_train.ipynb #ab195129
 def _fit(work, ckpt, state, run, train_ds, val_ds, epochs, verbose, callbacks):
     "Run (or, for a finished run, skip) the remaining epochs."
     start = ckpt.state["epoch"]
@@ -539,13 +557,14 @@ def _check_folder_args(o):
                               f"holds a run ({', '.join(existing[:3])}); resume=True continues it, overwrite=True starts over")
     return run  # overwrite: `train` removes the old run's files, only once the new model is built
 
-# %% ../nbs/05_train.ipynb #8cea61eb
+# %% ../nbs/05_train.ipynb #3323bb53
 def _folder_settings(o, C):
     "What defines a run (resuming with other values is refused): size, channels, backbone and how samples are made."
     mixing = o.mix != "none"
     return {"size": o.size, "channels": C, "backbone": o.backbone, "mix": o.mix, "key_channel": o.key_channel if mixing else None,
             "mode": o.mode if mixing else None, "channel_axis": None if mixing else o.channel_axis}
 
+# %% ../nbs/05_train.ipynb #9e94a030
 def _folder_channel_names(names, C):
     "The channel names for tables and figures, from a list or a comma-separated string (None: explain says ch1, ch2, ...)."
     if names is None: return None
@@ -554,6 +573,7 @@ def _folder_channel_names(names, C):
         raise ValueError(f"Expected {C} comma-separated `channel_names` (or a list of {C}). Received: channel_names={names!r}")
     return out
 
+# %% ../nbs/05_train.ipynb #dd69b127
 def _band_count(o, index):
     "C for mix='none': `channels`, or the band count of the first readable image."
     if o.channels: return o.channels
@@ -562,7 +582,7 @@ def _band_count(o, index):
         except Exception: continue
     raise ValueError(f"Expected readable images in imdir={str(o.imdir)!r}. Received: none of the first {min(50, len(index.paths))} could be read")
 
-# %% ../nbs/05_train.ipynb #34550887
+# %% ../nbs/05_train.ipynb #d6c003d6
 def _mixing_warning(index, mix, key_channel, channel_axis=None) -> str:
     "A warning when `mix` would mix images that are more than one photo's colours (multi-band): their bands would be lost."
     for p in index.paths[:10]:
@@ -574,6 +594,7 @@ def _mixing_warning(index, mix, key_channel, channel_axis=None) -> str:
                 "lost: to train a classifier on them as they are, use mix=none")
     return ""
 
+# %% ../nbs/05_train.ipynb #71916abc
 def _load_quietly(load, log):
     "Run `load()`; its warnings become `log` lines (the skipped files get their own line and skipped.txt)."
     with warnings.catch_warnings(record=True) as caught:
@@ -583,7 +604,7 @@ def _load_quietly(load, log):
         if not str(w.message).startswith("skipped "): log(f"warning: {' '.join(str(w.message).split())}")
     return cache
 
-# %% ../nbs/05_train.ipynb #8f8e1fbb
+# %% ../nbs/05_train.ipynb #fb701f1e
 def _mixed_sets(o, index, cache, C, cache_dir):
     "(train, val, test, pure_test datasets, sizes, pure kind) of the channel-1 experiment."
     labels, key, K = index.labels[cache.kept], o.key_channel - 1, len(index.classes)
@@ -602,6 +623,7 @@ def _mixed_sets(o, index, cache, C, cache_dir):
     sets = {"train": ds(tr, plans[0], True), "val": ds(va, plans[1], False), "mixed_test": ds(te, plans[2], False), "pure_test": pure_ds}
     return sets, {"train": len(tr), "val": len(va), "test": len(te), "samples": [len(p) for p in plans], "pure": n_pure}, pure
 
+# %% ../nbs/05_train.ipynb #324b7759
 def _whole_sets(o, index, cache):
     "(train, val, test datasets, sizes) of whole multi-band images with their own labels (mix='none')."
     labels = index.labels[cache.kept]
@@ -615,7 +637,7 @@ def _at_chance(val, K) -> str:
     p, n = 1 / K, max(int(val["n"]), 1)
     if val["accuracy"] > p + 2 * (p * (1 - p) / n) ** 0.5: return ""
     return (f"the best model is at chance level: validation accuracy {val['accuracy']:.3f} on {n} samples, chance 1/{K} = {p:.3f}; "
-            "it has learned nothing (try another lr, more epochs or more images)")
+            "it has learned nothing (try another `lr`, more `epochs` or more images)")
 
 # %% ../nbs/05_train.ipynb #d1167d71
 def _folder_data(o, run, index, C, log):
@@ -728,7 +750,7 @@ def train_from_folder(
     finally:  # a run folder this call created and left empty (but for its lock) is removed
         if created and run.is_dir() and {p.name for p in run.iterdir()} <= {".lock"}: shutil.rmtree(run, ignore_errors=True)
 
-# %% ../nbs/05_train.ipynb #7a0e5f3b
+# %% ../nbs/05_train.ipynb #715d41f5
 _SAVEDMODEL_HELP = (
     "Expected a Keras model file (.keras, or legacy .h5) or a run folder. Received: {path!r}, a TensorFlow SavedModel "
     "folder, which Keras 3 cannot load as a model. Convert it once with tf_keras (pip install tf-keras): "
@@ -746,6 +768,7 @@ def _accepted_args(cls) -> set | None:
         if not any(p.kind == p.VAR_KEYWORD for p in params): return names
     return None
 
+# %% ../nbs/05_train.ipynb #e56eed12
 def _keras3_config(cfg):
     "(Keras 2 model config `cfg` made readable by Keras 3, [what was changed]): rejected layer arguments dropped, nested models' nodes renumbered."
     changes = []
@@ -761,6 +784,7 @@ def _keras3_config(cfg):
         return o
     return fix(cfg), changes
 
+# %% ../nbs/05_train.ipynb #8dbd1de8
 def _renumber(conf, changes):
     "In a functional config: Keras 2 counts a nested model's construction as its node 0, Keras 3 does not; a nested model's single input/output is unwrapped."
     nested = {l.get("name", l.get("config", {}).get("name")) for l in conf["layers"] if l.get("class_name") in ("Functional", "Model")}
@@ -773,7 +797,7 @@ def _renumber(conf, changes):
             for key in ("input_layers", "output_layers"):
                 if isinstance(c.get(key), list) and len(c[key]) == 1 and isinstance(c[key][0], list): c[key] = c[key][0]
 
-# %% ../nbs/05_train.ipynb #3e9d4c1b
+# %% ../nbs/05_train.ipynb #6005d7da
 _TRUST = ("channelgradcam never turns Keras's safe mode off. If you trust this file (loading it runs the code stored in "
           "it), load it yourself, knowingly: model = keras.saving.load_model(path, safe_mode=False), and pass the model "
           "object to ChannelGradCAM, explain_dataset or explore; the command line has no such switch.")
@@ -784,6 +808,7 @@ def _load_error(p, e, what="") -> ValueError:
     if "safe_mode=False" in msg: return ValueError(f"Refused to load {str(p)!r}{what}: {msg} {_TRUST}")
     return ValueError(f"Cannot load a Keras model from {str(p)!r}{what}: {msg[:300]}")
 
+# %% ../nbs/05_train.ipynb #6c0717a3
 def _load_h5(p: pathlib.Path) -> keras.Model:
     "A model from a legacy HDF5 file (Keras 3 or Keras 2), without its training configuration."
     import h5py
@@ -804,6 +829,7 @@ def _load_h5(p: pathlib.Path) -> keras.Model:
         try: return keras.saving.load_model(tmp, compile=False)
         except Exception as e: raise _load_error(p, e, " (a Keras 2 file?)") from None
 
+# %% ../nbs/05_train.ipynb #2483e3e3
 def load_model(
     path: str | os.PathLike,  # a .keras or legacy .h5 file, or a run folder holding model.keras
 ) -> keras.Model:
