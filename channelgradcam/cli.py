@@ -6,221 +6,61 @@ Docs: https://channelgradcam.github.io/channelgradcam/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #df910529
 from __future__ import annotations
-import argparse, json, os, pathlib, re, sys, time
+import argparse, functools, json, os, pathlib, re, sys, time
 
 # %% auto #0
 __all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_explore', 'cmd_demo', 'main']
 
-# %% ../nbs/11_cli.ipynb #b7554884
+# %% ../nbs/11_cli.ipynb #2947acda
 class CLIError(Exception):
     "An error shown to the user as one line, without a traceback."
 
-_FLAGS = {"output": "--output", "input_range": "--input-range", "scale": "--scale", "channel_axis": "--channel-axis"}
+# %% ../nbs/11_cli.ipynb #4c0f5b4c
+_FLAGS = {"output": "--output", "input_range": "--input-range", "scale": "--scale", "channel_axis": "--channel-axis",
+          "imdir": "--imdir", "run_dir": "--out", "epochs": "--epochs", "batch_size": "--batch-size", "channels": "--channels",
+          "key_channel": "--key-channel", "channel_names": "--channel-names", "weights": "--weights", "mix": "--mix",
+          "pure": "--pure", "lr": "--lr", "patience": "--patience", "cache_dir": "--cache-dir", "resume": "--resume",
+          "overwrite": "--force"}  # a library parameter → the flag that sets it (size, backbone keep their names: resume diffs)
 
-def _fail(cmd, e):
-    "Print `e` as one line on stderr, the library's parameter names as this command's flags; return the exit status."
-    msg = re.sub(r"\b(" + "|".join(_FLAGS) + r")=", lambda m: _FLAGS[m[1]] + " ", str(e))
-    msg = " ".join(msg.split()) or type(e).__name__
-    known = (CLIError, ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
-             OSError, RuntimeError)
-    if not isinstance(e, known): msg = f"{type(e).__name__}: {msg}"
-    print(f"channelgradcam {cmd}: error: {msg}", file=sys.stderr, flush=True)
-    return 1
+def _flags(text: str, have) -> str:
+    "`text` with the library's parameters named as the flags in `have`: `lr=0` → `--lr 0`, `resume=True` → `--resume`, `` `lr` `` → `--lr`."
+    flags = {k: v for k, v in _FLAGS.items() if v in have}
+    if not flags: return text
+    names = "|".join(flags)
+    text = re.sub(rf"\b({names})=True\b", lambda m: flags[m[1]], text)
+    text = re.sub(rf"\b({names})=", lambda m: flags[m[1]] + " ", text)
+    return re.sub(rf"`({names})`", lambda m: flags[m[1]], text)
 
-# %% ../nbs/11_cli.ipynb #eff00fe5
-def _run_dir(args):
-    out = pathlib.Path(args.out).expanduser() if args.out else pathlib.Path("runs") / f"{pathlib.Path(args.imdir).name or 'run'}-{args.backbone}-{args.size}px"
-    if out.exists() and not out.is_dir(): raise CLIError(f"Expected --out to be a run folder. Received: --out {str(out)!r}, which is a file")
-    from channelgradcam.train import run_files
-    existing = run_files(out)
-    if existing and not (args.resume or args.force):
-        raise CLIError(f"Expected a new run folder, --resume or --force. Received: --out {str(out)!r}, which already holds a run "
-                       f"({', '.join(existing[:3])}); use --resume to continue it, --force to start over, or choose another --out")
-    return out  # --force: `train(overwrite=True)` removes the old run's files, only once the new model is built
+# %% ../nbs/11_cli.ipynb #148ab26a
+def _run_dir(args) -> pathlib.Path:
+    "--out, or runs/<imdir name>-<backbone>-<size>px."
+    if args.out: return pathlib.Path(args.out).expanduser()
+    return pathlib.Path("runs") / f"{pathlib.Path(args.imdir).name or 'run'}-{args.backbone}-{args.size}px"
 
 def _weights_option(value):
-    "--weights as build_model takes it: 'imagenet', None, or the path of an existing file."
+    "--weights as the library takes it: 'imagenet', None (for 'none'), or a path."
     v = value.strip()
-    if v.lower() == "none": return None
-    if v.lower() == "imagenet": return "imagenet"
-    if not pathlib.Path(v).expanduser().is_file():
-        raise CLIError(f"Expected --weights imagenet, none, or the path of a weights file. Received: --weights {value!r} (no such file)")
-    return v
+    return None if v.lower() == "none" else "imagenet" if v.lower() == "imagenet" else v
 
-def _check_train_args(args):
-    "Refuse settings that can never work, before any file is read."
-    if args.channels is not None and args.channels < 1: raise CLIError(f"Expected --channels ≥ 1. Received: --channels {args.channels}")
-    C = args.channels or 3
-    if args.mix != "none" and not 1 <= args.key_channel <= C:
-        raise CLIError(f"Expected --key-channel between 1 and --channels={C}. Received: --key-channel {args.key_channel}")
-    if args.epochs < 1 or args.batch_size < 1 or args.size < 8:
-        raise CLIError(f"Expected --epochs ≥ 1, --batch-size ≥ 1 and --size ≥ 8. Received: --epochs {args.epochs}, "
-                       f"--batch-size {args.batch_size}, --size {args.size}")
-    if not args.lr > 0: raise CLIError(f"Expected --lr > 0. Received: --lr {args.lr}")
-    if args.patience < 0: raise CLIError(f"Expected --patience ≥ 0 (0: never stop early). Received: --patience {args.patience}")
+# %% ../nbs/11_cli.ipynb #ac34efad
+_TRAIN_OPTIONS = ("imdir", "epochs", "size", "batch_size", "backbone", "mix", "channels", "key_channel", "mode", "pure",
+                  "channel_axis", "channel_names", "lr", "patience", "seed", "cache_dir", "resume")  # passed as they are
 
-def _settings(args, C):
-    "What defines a run: resuming with other values is refused (names as the options)."
-    mixing = args.mix != "none"
-    s = {"size": args.size, "channels": C, "backbone": args.backbone, "mix": args.mix,
-         "key_channel": args.key_channel if mixing else None, "mode": args.mode if mixing else None,
-         "channel_axis": None if mixing else args.channel_axis}
-    return {k: v for k, v in s.items() if v is not None or k in ("key_channel", "mode", "channel_axis")}
-
-# %% ../nbs/11_cli.ipynb #c4882f56
-def _band_count(args, index):
-    "C for --mix none: --channels, or the band count of the first readable image."
-    if args.channels: return args.channels
-    from channelgradcam.images import read_image
-    for p in index.paths[:50]:
-        try: return int(read_image(p, args.size, channel_axis=args.channel_axis).shape[-1])
-        except Exception: continue
-    raise CLIError(f"Expected readable images in --imdir {args.imdir!r}. Received: none of the first {min(50, len(index.paths))} could be read")
-
-def _mixing_warning(args, index) -> str:
-    "A warning when --mix would mix images that are more than one photo's colours (multi-band): their bands would be lost."
-    from channelgradcam.images import read_image
-    for p in index.paths[:10]:
-        try: bands = int(read_image(p, 16, channel_axis=args.channel_axis).shape[-1])
-        except Exception: continue
-        if bands in (1, 3, 4): return ""  # gray, RGB, RGBA photos: what the channel-1 experiment mixes
-        return (f"--mix {args.mix} runs the channel-1 experiment: each image becomes ONE gray channel, and a sample's label is "
-                f"the class of the image in channel {args.key_channel}; these are {bands}-band images, whose bands would be "
-                "lost: to train a classifier on them as they are, use --mix none")
-    return ""
-
-def _load_quietly(load, say):
-    "Run `load()`; its warnings become `say` lines (the skipped files get their own line and skipped.txt)."
-    import warnings
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cache = load()
-    for w in caught:
-        if not str(w.message).startswith("skipped "): say(f"warning: {' '.join(str(w.message).split())}")
-    return cache
-
-def _mixed_sets(args, index, cache, C, cache_dir):
-    "(train, val, test, pure_test datasets, sizes, pure kind) of the channel-1 experiment."
-    from channelgradcam.data import split, load_rgb, mix_plan, pure_plan, make_dataset
-    labels, key, K = index.labels[cache.kept], args.key_channel - 1, len(index.classes)
-    parts = split(labels, seed=args.seed)
-    plans = [mix_plan(labels[p], C, key, scheme=args.mix, seed=args.seed + i, n_classes=K, classes=index.classes)
-             for i, p in enumerate(parts)]
-    ds = lambda p, plan, shuffle: make_dataset(cache.images[p], plan, batch_size=args.batch_size, shuffle=shuffle, seed=args.seed)
-    tr, va, te = parts
-    pure = args.pure if args.pure != "auto" else ("rgb" if C == 3 else "gray")
-    if pure == "rgb":
-        if C != 3: raise CLIError(f"Expected --channels 3 with --pure rgb. Received: --channels {C} (use --pure gray)")
-        rgb = load_rgb([index.paths[i] for i in cache.kept[te]], args.size, cache_dir=cache_dir, progress=False)
-        pure_ds, n_pure = make_dataset(None, rgb=rgb.images, labels=labels[te][rgb.kept], batch_size=args.batch_size, shuffle=False), len(rgb.kept)
-    else: pure_ds, n_pure = ds(te, pure_plan(labels[te], C), False), len(te)
-    sets = {"train": ds(tr, plans[0], True), "val": ds(va, plans[1], False), "mixed_test": ds(te, plans[2], False), "pure_test": pure_ds}
-    return sets, {"train": len(tr), "val": len(va), "test": len(te), "samples": [len(p) for p in plans], "pure": n_pure}, pure
-
-def _whole_sets(args, index, cache):
-    "(train, val, test datasets, sizes) of whole multi-band images with their own labels (--mix none)."
-    from channelgradcam.data import split, make_dataset
-    labels = index.labels[cache.kept]
-    tr, va, te = split(labels, seed=args.seed)
-    ds = lambda p, shuffle: make_dataset(cache.images[p], labels=labels[p], batch_size=args.batch_size, shuffle=shuffle, seed=args.seed)
-    return {"train": ds(tr, True), "val": ds(va, False), "test": ds(te, False)}, {"train": len(tr), "val": len(va), "test": len(te)}
-
-# %% ../nbs/11_cli.ipynb #3720dfdd
 def cmd_train(args) -> int:
-    "index → split → cache → mixed (or whole) sets → build → train → evaluate; writes model.keras, history.csv, metrics.json."
-    _check_train_args(args)
-    weights = _weights_option(args.weights)
-    out = _run_dir(args)
+    "`train.train_from_folder` with the options as its parameters; progress lines on stdout, timed from the start."
+    from channelgradcam.train import train_from_folder, TrainingDivergedError
     t0 = time.time()
-    say = lambda msg: print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
-    from channelgradcam.data import index_images
-    index = index_images(args.imdir)
-    say(f"{len(index.paths)} images in {args.imdir} ({index.layout} layout), classes {index.classes}")
-    import shutil
-    from channelgradcam.core import RunLock
-    created = not out.exists()
+    say = lambda msg: print(f"[{time.time() - t0:6.1f}s] {_flags(msg, _command_flags('train'))}", flush=True)
+    args.run_folder = _run_dir(args)  # for the Ctrl-C message
     try:
-        with RunLock(out, "training run"):
-            args.run_folder = out  # for the Ctrl-C message
-            return _train_run(args, out, weights, index, say, t0)
-    finally:
-        if created and out.is_dir() and {p.name for p in out.iterdir()} <= {".lock"}: shutil.rmtree(out, ignore_errors=True)
-
-def _train_run(args, out, weights, index, say, t0):
-    from channelgradcam.data import load_channels, load_images, write_skipped
-    from channelgradcam.core import write_json
-    import tensorflow as tf, keras
-    from channelgradcam.train import build_model, train, evaluate, check_resume, TrainingDivergedError
-    mixing = args.mix != "none"
-    C = (args.channels or 3) if mixing else _band_count(args, index)
-    settings, names = _settings(args, C), _channel_names(args, C)
-    if args.resume: check_resume(out, settings)  # differing settings: refused before any decoding
-    resuming = args.resume and (out / "state.json").exists()
-    keras.utils.set_random_seed(args.seed)  # the same seed gives the same initial weights
-    model = build_model(len(index.classes), (args.size, args.size, C), backbone=args.backbone,  # first: fails fast offline
-                        weights=None if resuming else weights)  # a resumed run reloads its own weights
-    if mixing and (warning := _mixing_warning(args, index)): say(f"warning: {warning}")
-    cache_dir = pathlib.Path(args.cache_dir).expanduser() if args.cache_dir else out / "cache"
-    what = f"{args.mode} channel" if mixing else f"{C}-band image"
-    say(f"decoding each image once to a {args.size}x{args.size} {what} (cache: {cache_dir})")
-    load = (lambda: load_channels(index, args.size, mode=args.mode, cache_dir=cache_dir)) if mixing else \
-           (lambda: load_images(index, args.size, channels=C, channel_axis=args.channel_axis, cache_dir=cache_dir))
-    cache = _load_quietly(load, say)
-    listed = write_skipped(out / "skipped.txt", cache.skipped + index.skipped)
-    if listed: say(f"skipped {len(cache.skipped)} unreadable file(s) and {len(index.skipped)} hidden or non-image file(s): see {listed}")
-    if mixing:
-        sets, n, pure = _mixed_sets(args, index, cache, C, cache_dir)
-        say(f"mixed sets: {n['samples'][0]} train / {n['samples'][1]} val / {n['samples'][2]} test samples "
-            f"(the channel-1 experiment: label = class of channel {args.key_channel}; --mix none trains on the images as they are); pure test: {n['pure']} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
-    else:
-        sets, n = _whole_sets(args, index, cache)
-        say(f"whole {C}-band images: {n['train']} train / {n['val']} val / {n['test']} test")
-    say(f"{'resuming' if resuming else 'training'} {args.backbone} ({model.count_params():,} parameters) for up to {args.epochs} epochs "
-        f"on {', '.join(d.name for d in tf.config.list_logical_devices())}")
-    try:
-        hist = train(model, sets["train"], sets["val"], epochs=args.epochs, run_dir=out, lr=args.lr, patience=args.patience,
-                     resume=args.resume, overwrite=args.force, verbose=1 if sys.stdout.isatty() else 2, settings=settings, lock=False)
+        train_from_folder(run_dir=args.run_folder, weights=_weights_option(args.weights), overwrite=args.force,
+                          verbose=1 if sys.stdout.isatty() else 2, log=say, **{k: getattr(args, k) for k in _TRAIN_OPTIONS})
     except TrainingDivergedError as e:
         raise CLIError(f"Expected {e.expected}. Received: {e.what}={e.value:.4g} at {e.where} with --lr {args.lr:g}: "
                        f"the training diverged; try a smaller --lr (e.g. {args.lr / 10:g})") from None
-    if not (out / "model.keras").is_file(): raise CLIError(f"no model was saved in {out}: no epoch finished with a finite loss")
-    say("evaluating the best model on the " + ("mixed and the pure test sets" if mixing else "test set"))
-    tests = ("mixed_test", "pure_test") if mixing else ("test",)
-    res = evaluate(model, {k: sets[k] for k in tests})
-    state = json.loads((out / "state.json").read_text())
-    metrics = {**{f"{k}_accuracy": res[k]["accuracy"] for k in tests}, **res, "classes": list(index.classes),
-               "channel_names": names,
-               "epochs_run": len(hist.get("loss", [])), "best_epoch": state.get("best_epoch"), "best_val_loss": state.get("best"),
-               "images": {"found": len(index.paths), "skipped": len(cache.skipped), "train": n["train"], "val": n["val"], "test": n["test"]},
-               "settings": {"imdir": str(pathlib.Path(args.imdir).resolve()), "epochs": args.epochs, "size": args.size,
-                            "batch_size": args.batch_size, "backbone": args.backbone, "weights": args.weights, "channels": C,
-                            "mix": args.mix, "key_channel": args.key_channel if mixing else None, "mode": args.mode if mixing else None,
-                            "pure": pure if mixing else None, "channel_axis": args.channel_axis, "lr": args.lr,
-                            "patience": args.patience, "seed": args.seed, "input_shape": [args.size, args.size, C]},
-               "seconds": round(time.time() - t0, 1)}
-    write_json(out / "metrics.json", metrics)
-    acc = ", ".join(f"{k.replace('_', ' ')} accuracy {res[k]['accuracy']:.3f}" for k in tests)
-    say(f"{acc} → {out / 'model.keras'}, {out / 'metrics.json'}")
-    chance = _at_chance(evaluate(model, {"val": sets["val"]})["val"], len(index.classes))
-    if chance: say(f"warning: {chance}")
     return 0
 
-def _at_chance(val, K) -> str:
-    "A warning when validation accuracy is within 2 standard errors of chance (1/K): the best model learned nothing."
-    p, n = 1 / K, max(int(val["n"]), 1)
-    if val["accuracy"] > p + 2 * (p * (1 - p) / n) ** 0.5: return ""
-    return (f"the best model is at chance level: validation accuracy {val['accuracy']:.3f} on {n} samples, chance 1/{K} = {p:.3f}; "
-            "it has learned nothing (try another --lr, more --epochs or more images)")
-
-def _channel_names(args, C):
-    "The channel names for tables and figures: --channel-names, else None (explain then says 'channel 1', ...)."
-    if not args.channel_names: return None
-    names = [n.strip() for n in args.channel_names.split(",")]
-    if len(names) != C or not all(names):
-        raise CLIError(f"Expected {C} comma-separated --channel-names. Received: --channel-names {args.channel_names!r}")
-    return names
-
-# %% ../nbs/11_cli.ipynb #b45f1e2c
+# %% ../nbs/11_cli.ipynb #69370849
 def _train_interrupted(args) -> str:
     "What a Ctrl-C during `train` leaves: the epochs committed in the run folder (read without importing TensorFlow)."
     out = getattr(args, "run_folder", None)
@@ -230,6 +70,7 @@ def _train_interrupted(args) -> str:
     if epoch: return f" (epoch {epoch} is saved in {out}: add --resume to continue)"
     return " before any epoch was saved (nothing to resume)"
 
+# %% ../nbs/11_cli.ipynb #f3608a4c
 def _train_parser(sub, fmt):
     t = sub.add_parser("train", formatter_class=fmt, help="train a classifier on mixed-channel images, or on multi-band images as they are",
                        description="Index a folder of images, build mixed-channel sets (the key channel decides the label), "
@@ -268,7 +109,7 @@ def _train_parser(sub, fmt):
     t.set_defaults(func=cmd_train)
     return t
 
-# %% ../nbs/11_cli.ipynb #95e5688f
+# %% ../nbs/11_cli.ipynb #5c303666
 def _figure_path(image, out) -> pathlib.Path:
     "Where the figure of `image` goes: `out` (a file or a folder), or <image name>_channelcam.png here."
     name = f"{pathlib.Path(image).stem}_channelcam.png"
@@ -277,6 +118,7 @@ def _figure_path(image, out) -> pathlib.Path:
     if o.is_dir() or str(out).endswith(("/", os.sep)): return o / name
     return o if o.suffix else o.with_suffix(".png")
 
+# %% ../nbs/11_cli.ipynb #181ef8ea
 def _check_writable(fig: pathlib.Path, inputs, force: bool):
     "Refuse to write `fig` onto an input (ever) or onto an existing file (unless `force`)."
     for p in inputs:
@@ -287,7 +129,7 @@ def _check_writable(fig: pathlib.Path, inputs, force: bool):
         raise CLIError(f"Expected --out to name a new file. Received: --out {str(fig)!r}, which exists; pass --force to "
                        "replace it, or choose another --out")
 
-# %% ../nbs/11_cli.ipynb #26114aa3
+# %% ../nbs/11_cli.ipynb #406a4851
 def _image_setup(args) -> argparse.Namespace:
     "What the images of one `explain` call share: the model, loaded once, its explainer, names, target and pixel conversion."
     from channelgradcam.surgery import input_range
@@ -305,6 +147,7 @@ def _image_setup(args) -> argparse.Namespace:
                               target=class_index(args.target, classes), convert=convert, values=values,
                               size=(args.size, args.size) if args.size else (h, w) if h and w else None)
 
+# %% ../nbs/11_cli.ipynb #a4f83e34
 def _explain_image(args, setup=None) -> int:
     "One image: one figure and one JSON line (`setup`: what several images of one call share, from `_image_setup`)."
     image = args.inputs[0]
@@ -331,7 +174,7 @@ def _explain_image(args, setup=None) -> int:
                       "values": values}), flush=True)
     return 0
 
-# %% ../nbs/11_cli.ipynb #a639fb3f
+# %% ../nbs/11_cli.ipynb #a0b4ef8f
 _DATASET_ONLY = ("resume", "shard", "save_maps", "figures", "no_ablation", "devices", "engine", "workers", "scheduler")
 
 def _is_dataset(args) -> bool:
@@ -339,6 +182,7 @@ def _is_dataset(args) -> bool:
     one = len(args.inputs) == 1 and not str(args.inputs[0]).startswith("@") and not pathlib.Path(args.inputs[0]).is_dir()
     return not one or any(getattr(args, k) for k in _DATASET_ONLY)
 
+# %% ../nbs/11_cli.ipynb #d246096e
 def _explain_dataset(args) -> int:
     "Many images: tables, summary figure and report in --out."
     from channelgradcam.dataset import explain_dataset
@@ -353,17 +197,20 @@ def _explain_dataset(args) -> int:
     print(f"{len(res.table)} images explained → {out / 'report.md'}, {out / 'report.html'}", flush=True)
     return 0
 
+# %% ../nbs/11_cli.ipynb #b6ca6929
 def _mean_importance(res) -> str:
     "Each class's mean importance per channel, as a small text table."
     s = res.summary
     return s.pivot(index="class", columns="channel", values="mean").reindex(columns=res.channel_names).round(3).to_string()
 
+# %% ../nbs/11_cli.ipynb #6536a0d6
 _PICTURES = (".png", ".jpg", ".jpeg", ".pdf", ".svg", ".tif", ".tiff", ".webp")
 
 def _names_picture(out) -> bool:
     "Does --out name a picture file (fig.png) rather than a folder?"
     return out is not None and pathlib.Path(out).suffix.lower() in _PICTURES and not pathlib.Path(out).expanduser().is_dir()
 
+# %% ../nbs/11_cli.ipynb #a610ce41
 def _explain_images(args) -> int:
     "Several image files and --out naming a picture: one figure per image beside it (fig-a.png, fig-b.png), one JSON line each."
     o = pathlib.Path(args.out).expanduser()
@@ -377,6 +224,7 @@ def _explain_images(args) -> int:
         _explain_image(argparse.Namespace(**{**vars(args), "inputs": [image], "out": str(f)}), setup)
     return 0
 
+# %% ../nbs/11_cli.ipynb #68f7c623
 def cmd_explain(args) -> int:
     "Per-channel CAMs: one image → a figure and a JSON line; a folder, several files or @list → tables and a report."
     if not _is_dataset(args): return _explain_image(args)
@@ -415,7 +263,7 @@ def cmd_demo(args) -> int:
     if failed and not args.quick: print(f"targets not met: {', '.join(failed)}", flush=True)
     return 0
 
-# %% ../nbs/11_cli.ipynb #bc399057
+# %% ../nbs/11_cli.ipynb #5dbbab90
 def _value_options(p):
     "--input-range and --output, shared by the commands that explain."
     p.add_argument("--input-range", default=None, metavar="LOW,HIGH", help="map integer pixels' full range (0-255, "
@@ -424,6 +272,7 @@ def _value_options(p):
     p.add_argument("--output", default=None, metavar="NAME|INDEX", help="the output to explain, for a model with several "
                    "(a name or 0-based index; the error for such a model lists them)")
 
+# %% ../nbs/11_cli.ipynb #3976cab3
 def _explain_parser(sub, fmt):
     e = sub.add_parser("explain", formatter_class=fmt, help="per-channel class activation maps of one image or a whole data set",
                        description="Explain a model's decisions channel by channel. One image file: a figure (channels, "
@@ -477,6 +326,7 @@ def _explain_parser(sub, fmt):
                    "scheduler, e.g. tcp://host:8786 (default: a local cluster, closed after)")
     e.set_defaults(func=cmd_explain)
 
+# %% ../nbs/11_cli.ipynb #1875779b
 def _summarize_parser(sub, fmt):
     s = sub.add_parser("summarize", formatter_class=fmt, help="merge the parts of a sharded explain into one report",
                        description="Merge the output folders of `explain --shard 1/N` ... `--shard N/N` into the tables, "
@@ -485,6 +335,7 @@ def _summarize_parser(sub, fmt):
     s.add_argument("--out", required=True, metavar="DIR", help="folder for the merged tables and report")
     s.set_defaults(func=cmd_summarize)
 
+# %% ../nbs/11_cli.ipynb #157f9edf
 def _explore_parser(sub, fmt):
     x = sub.add_parser("explore", formatter_class=fmt, help="the explorer as a local web page (needs the app extra)",
                        description="Open the explorer as a local web page (Voilà on 127.0.0.1). Per image: every input "
@@ -505,6 +356,7 @@ def _explore_parser(sub, fmt):
                    "arrays and TIFFs whose channel axis cannot be told from their shape")
     x.set_defaults(func=cmd_explore)
 
+# %% ../nbs/11_cli.ipynb #6ce76fa9
 def _demo_parser(sub, fmt):
     d = sub.add_parser("demo", formatter_class=fmt, help="the channel-1 experiment, end to end, on embedded data",
                        description="Train models on images where only channel 1 decides the label, explain them with "
@@ -518,11 +370,13 @@ def _demo_parser(sub, fmt):
     d.add_argument("--seed", type=int, default=0, help="seed of the data, the weights and the shuffling")
     d.set_defaults(func=cmd_demo)
 
+# %% ../nbs/11_cli.ipynb #8517be7e
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     "`--help` with each option's default, where the default says something (not None or False)."
     def _get_help_string(self, action):
         return action.help if action.default in (None, False) else super()._get_help_string(action)
 
+# %% ../nbs/11_cli.ipynb #9fdab212
 def _parser():
     p = argparse.ArgumentParser(prog="channelgradcam", description="Per-input-channel class activation maps (ChannelGradCAM) "
                                 "for Keras CNNs: which channel made the model decide, and where.")
@@ -533,6 +387,7 @@ def _parser():
     for add in (_train_parser, _explain_parser, _summarize_parser, _explore_parser, _demo_parser): add(sub, fmt)
     return p
 
+# %% ../nbs/11_cli.ipynb #5e5161ce
 def _interrupted(args) -> str:
     "What Ctrl-C leaves, per command."
     if args.command == "train": return _train_interrupted(args)
@@ -547,6 +402,24 @@ def _joined_ranges(argv: list) -> list:
         else: out.append(a)
     return out
 
+# %% ../nbs/11_cli.ipynb #857629f1
+@functools.cache
+def _command_flags(cmd) -> frozenset:
+    "The options of the subcommand `cmd` (--lr, --out, ...)."
+    sub = _parser()._subparsers._group_actions[0].choices[cmd]
+    return frozenset(s for a in sub._actions for s in a.option_strings)
+
+# %% ../nbs/11_cli.ipynb #bf33a196
+def _fail(cmd, e):
+    "Print `e` as one line on stderr, the library's parameter names as this command's flags; return the exit status."
+    msg = " ".join(_flags(str(e), _command_flags(cmd)).split()) or type(e).__name__
+    known = (CLIError, ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
+             OSError, RuntimeError)
+    if not isinstance(e, known): msg = f"{type(e).__name__}: {msg}"
+    print(f"channelgradcam {cmd}: error: {msg}", file=sys.stderr, flush=True)
+    return 1
+
+# %% ../nbs/11_cli.ipynb #a5c39617
 def main(
     argv: list[str] | None = None,  # arguments without the program name; None: sys.argv[1:]
 ) -> int:

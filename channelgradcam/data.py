@@ -35,7 +35,7 @@ class ImageIndex:
         counts = ", ".join(f"{c}: {int((self.labels == i).sum())}" for i, c in enumerate(self.classes))
         return f"ImageIndex({len(self)} images, layout={self.layout!r}, {counts})"
 
-# %% ../nbs/04_data.ipynb #0a6038c7
+# %% ../nbs/04_data.ipynb #5284e314
 def _scan(folder: Path, skipped: list, recursive: bool) -> list:
     "Image files in `folder` (sorted); hidden entries and non-images go to `skipped`."
     out = []
@@ -47,6 +47,7 @@ def _scan(folder: Path, skipped: list, recursive: bool) -> list:
         else: skipped.append((p, f"not an image ({p.suffix or 'no extension'})"))
     return out
 
+# %% ../nbs/04_data.ipynb #a8a9401b
 def _kaggle(root, top):
     "(paths, class names) of Kaggle-style files `class.id.ext` in `root`."
     names = [layout_class(p, root)[1] for p in top]
@@ -56,6 +57,7 @@ def _kaggle(root, top):
                          f"per class. Received: {len(bad)} of {len(top)} images in {str(root)!r} with no class prefix (e.g. {bad[:3]})")
     return top, names
 
+# %% ../nbs/04_data.ipynb #3457ed00
 def index_images(
     imdir,  # a folder: Kaggle names (cat.1.jpg) in it, or one sub-folder per class
 ) -> ImageIndex:
@@ -119,7 +121,7 @@ class ChannelCache:
         return (f"ChannelCache(images={self.images.dtype}{tuple(self.images.shape)}, skipped={len(self.skipped)}, "
                 f"from_cache={self.from_cache})")
 
-# %% ../nbs/04_data.ipynb #4d7e2a61
+# %% ../nbs/04_data.ipynb #d47c53c4
 _MODES = ("luminance", "red", "rgb", "bands")
 _CACHE_VERSION = 2
 _F16_MAX = float(np.finfo(np.float16).max)
@@ -132,6 +134,7 @@ def _stretch(a):
     out = (a.astype(np.float32) - np.float32(lo)) * (top / (float(hi) - float(lo)))
     return np.round(out).astype(a.dtype) if np.issubdtype(a.dtype, np.integer) else out.astype(a.dtype)
 
+# %% ../nbs/04_data.ipynb #95cd2232
 def _store(a, path):
     "A decoded image in the cache's number type: integers as they are, floats as float16 (finite, within its range)."
     if np.issubdtype(a.dtype, np.integer): return a
@@ -141,6 +144,7 @@ def _store(a, path):
                          f"with values up to {float(np.abs(a).max()):g}; scale the data first")
     return a.astype(np.float16)
 
+# %% ../nbs/04_data.ipynb #43a3901f
 def _decode(path, hw, mode, channels=None, channel_axis=None):
     "One file through `read_image`: (H,W) for `luminance`/`red`, (H,W,3) for `rgb`, (H,W,C) for `bands`, in the cache's type."
     if mode == "luminance": a = read_image(path, hw, channels=1)[..., 0]
@@ -149,18 +153,20 @@ def _decode(path, hw, mode, channels=None, channel_axis=None):
     else: a = read_image(path, hw, channels=channels, channel_axis=channel_axis)
     return _store(a, path)
 
-# %% ../nbs/04_data.ipynb #6a2c9e14
+# %% ../nbs/04_data.ipynb #86f1be6d
 def _common(a, b):
     "The cache type that holds rows of types `a` and `b` without losing precision."
     if a == b: return a
     return np.dtype(np.uint16) if {a, b} == {np.dtype(np.uint8), np.dtype(np.uint16)} else np.dtype(np.float16)
 
+# %% ../nbs/04_data.ipynb #374b9aaf
 def _convert(a, dt):
     "`a` as cache type `dt`: 8-bit into 16-bit by ×257 (the same value on the 0–1 scale), anything else into float16 in [0, 1]."
     if a.dtype == dt: return a
     if dt == np.uint16 and a.dtype == np.uint8: return a.astype(np.uint16) * np.uint16(257)
     return to_float(a).astype(np.float16)
 
+# %% ../nbs/04_data.ipynb #99e83621
 def _put(out, i, a, n):
     "(out, None) with `a` stored in row `i` of `out` (allocated or promoted to a common type as needed); (out, reason) if it does not fit."
     if out is None: out = np.empty((n, *a.shape), a.dtype)
@@ -172,7 +178,7 @@ def _put(out, i, a, n):
     out[i] = a
     return out, None
 
-# %% ../nbs/04_data.ipynb #7b3d9e05
+# %% ../nbs/04_data.ipynb #13e39cd1
 _CACHE_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float16)}
 
 def _cache_key(resolved, hw, mode, channels, channel_axis):
@@ -183,11 +189,13 @@ def _cache_key(resolved, hw, mode, channels, channel_axis):
         except OSError: h.update(f"{p}\0missing\n".encode())
     return h.hexdigest()[:20]
 
+# %% ../nbs/04_data.ipynb #c9794faa
 def _cache_prefix(resolved, hw, mode):
     "File-name prefix shared by every cache of these files' folder, mode and size: `mode_HxW_folderhash_`."
     folder = os.path.commonpath([str(p.parent) for p in resolved])
     return f"{mode}_{hw[0]}x{hw[1]}_{hashlib.sha1(folder.encode()).hexdigest()[:8]}_"
 
+# %% ../nbs/04_data.ipynb #c8776152
 def _mismatch(z, key, n, hw, mode, channels):
     "Why the arrays of an opened cache file do not match its key (None if they do)."
     images, kept = z["images"], z["kept"]
@@ -201,6 +209,7 @@ def _mismatch(z, key, n, hw, mode, channels):
         return f"its {len(images)} rows do not match the {n} files"
     return None
 
+# %% ../nbs/04_data.ipynb #139941c7
 def _read_cache(fn, key, n, hw, mode, channels):
     "The cache in file `fn` if it matches its key; None (with a warning) if it is unreadable or does not match."
     try:
@@ -213,6 +222,7 @@ def _read_cache(fn, key, n, hw, mode, channels):
     warnings.warn(f"rebuilding the image cache file {fn}: {problem}", stacklevel=4)
     return None
 
+# %% ../nbs/04_data.ipynb #f68f16cc
 def _write_cache(fn, cache, key):
     "Write `cache` to `fn` atomically, then remove the older caches of the same folder, mode and size."
     fn.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +234,7 @@ def _write_cache(fn, cache, key):
     for old in fn.parent.glob(f"{prefix}*.npz"):
         if old != fn: old.unlink(missing_ok=True)
 
-# %% ../nbs/04_data.ipynb #9c1e6d2a
+# %% ../nbs/04_data.ipynb #9c207e5a
 def _decode_all(paths, hw, mode, channels, channel_axis, progress, num_workers):
     "Decode every file once, in threads: a `ChannelCache` (no file)."
     n, out, ok, skipped = len(paths), None, np.zeros(len(paths), bool), []
@@ -246,6 +256,7 @@ def _decode_all(paths, hw, mode, channels, channel_axis, progress, num_workers):
                          f"(e.g. {str(skipped[0][0])!r}: {skipped[0][1]})")
     return ChannelCache(out if len(kept) == n else out[kept], kept, skipped)
 
+# %% ../nbs/04_data.ipynb #36dfb235
 def _check_classes(index, cache):
     "Every class of `index` keeps at least one readable image; else an error naming the class and one of its files."
     counts = np.bincount(index.labels[cache.kept], minlength=len(index.classes))
@@ -256,12 +267,14 @@ def _check_classes(index, cache):
         raise ValueError(f"Expected at least one readable image in every class. Received: class {index.classes[c]!r} has 0 "
                          f"readable images of {int((index.labels == c).sum())}{eg}")
 
+# %% ../nbs/04_data.ipynb #912c4e5e
 def _report(skipped, n):
     if skipped:
         names = ", ".join(Path(p).name for p, _ in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         warnings.warn(f"skipped {len(skipped)} of {n} image files that could not be read: {names} "
                       "(the reasons are in .skipped; write_skipped saves them to a file)", stacklevel=4)
 
+# %% ../nbs/04_data.ipynb #1148e6e3
 def _load(paths, size, mode, channels=None, channel_axis=None, cache_dir=None, progress=True, num_workers=None):
     "Decode (or read from the cache file) the files of `paths` (a list, or an `ImageIndex`)."
     if isinstance(paths, (str, os.PathLike)): raise TypeError(f"Expected a list of image files or an ImageIndex. Received: the single path {str(paths)!r}")
@@ -328,7 +341,7 @@ def load_images(paths, # image files (photos, multi-band TIFF, .npy/.npz), or an
     "Decode each file once, with all its bands, at `size`: a `ChannelCache` with (N,H,W,C) images in the files' precision."
     return _load(paths, size, "bands", channels, channel_axis, cache_dir, progress, num_workers)
 
-# %% ../nbs/04_data.ipynb #c8bfc95e
+# %% ../nbs/04_data.ipynb #f191396c
 SHAPES = ("disk", "square", "triangle", "cross")
 _CIRCUM = {"disk": 1 / np.sqrt(np.pi), "square": np.sqrt(0.5), "triangle": 2 / np.sqrt(3 * np.sqrt(3)),
            "cross": np.hypot(1.5, 0.5) / np.sqrt(5)}  # circumradius / sqrt(area)
@@ -347,6 +360,7 @@ def _inside(shape, u, v, s):
         return ((a <= L / 2) & (b <= L / 6)) | ((b <= L / 2) & (a <= L / 6))
     raise ValueError(f"Expected a shape from {SHAPES}. Received: shape={shape!r}")
 
+# %% ../nbs/04_data.ipynb #d8417b24
 def _smooth_noise(rng, size, cells):
     "A smooth random field (bilinear upsampling of a `cells` x `cells` grid), shape (size, size)."
     g = rng.normal(size=(cells, cells))
@@ -371,16 +385,16 @@ class Shapes:
 # %% ../nbs/04_data.ipynb #303935c9
 def synthetic_shapes(n, # number of images (classes balanced: n // K or n // K + 1 each)
                      size=64, # image side in pixels
-                     classes=("disk", "square"), # shapes, from SHAPES; label i is classes[i]
+                     class_names=("disk", "square"), # shapes, from SHAPES; label i is class_names[i]
                      seed=0, # the same seed gives the same images
                      scale=(0.3, 0.5), # range of sqrt(object area) / size
                      rotate=20.0, # objects are rotated by up to +-`rotate` degrees
                      noise=0.05, # std of the pixel noise (intensities in [0, 1])
                     ) -> Shapes:
     "Grayscale images with one shape each on a textured background, equal area and intensity across classes; with masks."
-    classes = list(classes)
+    classes = list(class_names)
     if not classes or len(set(classes)) != len(classes) or any(c not in SHAPES for c in classes):
-        raise ValueError(f"Expected distinct classes from {SHAPES}. Received: classes={classes}")
+        raise ValueError(f"Expected distinct classes from {SHAPES}. Received: class_names={classes}")
     if int(n) < 1 or int(size) < 8: raise ValueError(f"Expected n >= 1 and size >= 8. Received: n={n}, size={size}")
     lo, hi = scale
     rmax = max(_CIRCUM[c] for c in SHAPES)
@@ -429,27 +443,51 @@ class MixPlan:
         return (f"MixPlan({len(self)} samples x {self.n_channels} channels, key_channel={self.key_channel}, "
                 f"from {self.n_images} images)")
 
-# %% ../nbs/04_data.ipynb #044cd16a
+# %% ../nbs/04_data.ipynb #82401ffe
 def _patterns(K, m, t):
     "Class patterns number `t` (M,) of m channels, out of K**m; each aligned run of K shows every class once per channel."
     d, digits = np.asarray(t, np.int64).copy(), []
     for _ in range(m): digits.append(d % K); d //= K  # base-K digits, least significant first
     return np.cumsum(np.stack(digits, 1), axis=1) % K  # a bijection of the digits (differences give them back)
 
+# %% ../nbs/04_data.ipynb #c5e94df7
 def _labels_1d(labels, name="labels"):
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) == 0 or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
         raise ValueError(f"Expected {name} as a non-empty 1-D array of class ids >= 0. Received: {name} of {y.dtype} {y.shape}")
     return y.astype(np.int64)
 
+# %% ../nbs/04_data.ipynb #e81951ec
+def _draw_sources(cc, pools, anchors, key, rng):
+    "The image of each sample's channels: the anchor in the key channel, images of the classes `cc` in the others, none twice in a sample."
+    n, C = cc.shape
+    src = np.empty((n, C), np.int64)
+    src[:, key] = anchors
+    filled = [key]
+    for j in (j for j in range(C) if j != key):
+        col = np.empty(n, np.int64)
+        todo = np.arange(n)
+        for _ in range(10_000):  # draw; redraw rows that repeat the anchor or an image already in the sample
+            cls = cc[todo, j]
+            for c in np.unique(cls):
+                r = todo[cls == c]
+                col[r] = pools[c][rng.integers(0, len(pools[c]), len(r))]
+            todo = todo[(col[todo, None] == src[todo][:, filled]).any(1)]
+            if not len(todo): break
+        else: raise RuntimeError("could not draw distinct images for every channel")
+        src[:, j] = col
+        filled.append(j)
+    return src
+
+# %% ../nbs/04_data.ipynb #6ab0a2ea
 def mix_plan(labels, # (N,) class ids of ONE split; sources index into this split's cache rows
              n_channels=3, # C, channels per sample
              key_channel=0, # 0-based channel whose image decides the label
              scheme="balanced", # "balanced": all class patterns per anchor; "random": uniform class per channel
              seed=0, # the same seed gives the same plan
              variants_per_anchor=None, # samples per anchor; None: K**(C-1) (prototype: 4 for K=2, C=3) if <= 16, else K
-             n_classes=None, # K; None: len(classes), else labels.max() + 1
-             classes=None, # class names, for messages (e.g. `ImageIndex.classes`)
+             n_classes=None, # K; None: len(class_names), else labels.max() + 1
+             class_names=None, # class names, for messages (e.g. `ImageIndex.classes`)
             ) -> MixPlan:
     "Plan mixed samples: the key channel shows each image (the label), other channels images of label-independent classes."
     y = _labels_1d(labels)
@@ -457,9 +495,9 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
     if C < 1: raise ValueError(f"Expected n_channels >= 1. Received: n_channels={n_channels}")
     if not -C <= key_channel < C: raise ValueError(f"Expected key_channel in 0..{C - 1}. Received: key_channel={key_channel}")
     key = int(key_channel) % C
-    K = int(n_classes) if n_classes is not None else len(classes) if classes is not None else int(y.max()) + 1
+    K = int(n_classes) if n_classes is not None else len(class_names) if class_names is not None else int(y.max()) + 1
     if K <= y.max(): raise ValueError(f"Expected labels below n_classes={K}. Received: labels up to {y.max()}")
-    name = (lambda c: repr(classes[c])) if classes is not None and len(classes) >= K else str
+    name = (lambda c: repr(class_names[c])) if class_names is not None and len(class_names) >= K else str
     if scheme not in ("balanced", "random"): raise ValueError(f"Expected scheme 'balanced' or 'random'. Received: scheme={scheme!r}")
     m, N = C - 1, len(y)
     P = K ** m  # a Python int: no overflow
@@ -488,23 +526,7 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
         if need > len(pools[c]):
             raise ValueError(f"Expected at least {need} distinct images of each class in these labels (a sample of C={C} channels "
                              f"may need that many). Received: class {name(c)} has {len(pools[c])}; use fewer channels or more images")
-    src = np.empty((N * v, C), np.int64)
-    src[:, key] = anchors
-    filled = [key]
-    for j in others:
-        col = np.empty(N * v, np.int64)
-        todo = np.arange(N * v)
-        for _ in range(10_000):  # draw; redraw rows that repeat the anchor or an image already in the sample
-            cls = cc[todo, j]
-            for c in np.unique(cls):
-                r = todo[cls == c]
-                col[r] = pools[c][rng.integers(0, len(pools[c]), len(r))]
-            todo = todo[(col[todo, None] == src[todo][:, filled]).any(1)]
-            if not len(todo): break
-        else: raise RuntimeError("could not draw distinct images for every channel")
-        src[:, j] = col
-        filled.append(j)
-    return MixPlan(src, y[anchors], cc, key, N)
+    return MixPlan(_draw_sources(cc, pools, anchors, key, rng), y[anchors], cc, key, N)
 
 # %% ../nbs/04_data.ipynb #e8881955
 def pure_plan(n, # number of images, or their (N,) labels
@@ -519,7 +541,7 @@ def pure_plan(n, # number of images, or their (N,) labels
     src = np.repeat(np.arange(n, dtype=np.int64)[:, None], int(n_channels), 1)
     return MixPlan(src, y, np.repeat(y[:, None], int(n_channels), 1), 0, n)
 
-# %% ../nbs/04_data.ipynb #4c631a42
+# %% ../nbs/04_data.ipynb #36efff86
 _BATCH_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float16)}
 
 def _rows(a, name, ndims, dtype=None):
@@ -529,6 +551,7 @@ def _rows(a, name, ndims, dtype=None):
     if a.ndim not in ndims: raise ValueError(f"Expected {name} with {' or '.join(map(str, ndims))} dimensions. Received: {name}.shape={a.shape}")
     return a
 
+# %% ../nbs/04_data.ipynb #75532c07
 def _data(images, rgb):
     "The cache array from `images` or `rgb`: (N,H,W) single channels or (N,H,W,C) whole images."
     if rgb is not None:
@@ -540,6 +563,7 @@ def _data(images, rgb):
         raise ValueError("Expected images: (N,H,W) channels with a plan, or (N,H,W,C) whole images. Received: images=None")
     return _rows(images, "images", (3, 4))
 
+# %% ../nbs/04_data.ipynb #039b5291
 def _inputs(images, plan, masks, rgb, labels):
     "Validate the arguments of make_dataset / mixed_arrays; return (data, plan, masks, whole)."
     data = _data(images, rgb)
@@ -564,6 +588,7 @@ def _inputs(images, plan, masks, rgb, labels):
         if masks.shape != data.shape[:3]: raise ValueError(f"Expected masks of shape {data.shape[:3]}. Received: masks.shape={masks.shape}")
     return data, plan, masks, whole
 
+# %% ../nbs/04_data.ipynb #384f6fd8
 def _gather(data, sources, whole=False):
     "Cache rows `sources` (B,C) → (B,H,W,C) (whole images: the rows of `sources[:,0]`), still in the cache's dtype."
     if whole: return data[sources[:, 0]]
@@ -571,6 +596,7 @@ def _gather(data, sources, whole=False):
     for c in range(sources.shape[1]): out[..., c] = data[sources[:, c]]  # one gather + one strided copy per channel
     return out
 
+# %% ../nbs/04_data.ipynb #d59092ab
 def _gather_masks(masks, sources, whole, C):
     "Masks (B,H,W,C) of the samples: each channel's image's mask (whole images: its mask in every channel)."
     if whole: return np.repeat(masks[sources[:, 0]][..., None], C, axis=-1)

@@ -6,17 +6,23 @@ Docs: https://channelgradcam.github.io/channelgradcam/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #6b785dfd
 from __future__ import annotations
-import contextlib, csv, inspect, json, os, pathlib, shutil, socket, tempfile, warnings
+import contextlib, csv, inspect, json, os, pathlib, shutil, socket, tempfile, time, warnings
+from dataclasses import dataclass
+from types import SimpleNamespace
 import numpy as np
 from fastcore.basics import patch
 from .core import atomic_write, write_json, RunLock
 import tensorflow as tf
 import keras
 from .surgery import add_channel_conv
+from .images import read_image
+from .data import (index_images, split, mix_plan, pure_plan, make_dataset, load_channels, load_images, load_rgb,
+                                 write_skipped)
 
 # %% auto #0
 __all__ = ['BACKBONES', 'small_cnn', 'WeightsUnavailableError', 'build_model', 'run_files', 'read_history', 'read_state',
-           'check_resume', 'TrainingDivergedError', 'RunCheckpoint', 'train', 'evaluate', 'load_model']
+           'check_resume', 'TrainingDivergedError', 'RunCheckpoint', 'train', 'evaluate', 'FolderRun',
+           'train_from_folder', 'load_model']
 
 # %% ../nbs/05_train.ipynb #f8c502f7
 _IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], "float32")  # Keras' caffe-mode means, in RGB order
@@ -54,13 +60,14 @@ def small_cnn(
 class WeightsUnavailableError(RuntimeError):
     "Pretrained weights could not be downloaded or read."
 
-# %% ../nbs/05_train.ipynb #5b0d2e11
+# %% ../nbs/05_train.ipynb #10bfdc50
 def _keras_home() -> pathlib.Path:
     "Keras' cache folder: $KERAS_HOME, else ~/.keras, else /tmp/.keras when the home folder is not writable."
     if os.environ.get("KERAS_HOME"): return pathlib.Path(os.environ["KERAS_HOME"]).expanduser()
     home = pathlib.Path("~").expanduser()
     return (home if os.access(home, os.W_OK) else pathlib.Path("/tmp")) / ".keras"
 
+# %% ../nbs/05_train.ipynb #9ee2a234
 _APPS = {"resnet50": "ResNet50", "resnet50v2": "ResNet50V2", "mobilenetv2": "MobileNetV2", "vgg16": "VGG16"}
 
 def _application(backbone, input_shape, weights, timeout=30.0):
@@ -80,17 +87,18 @@ def _application(backbone, input_shape, weights, timeout=30.0):
         why = msg.split(" -- ", 1)[-1] if " -- " in msg else msg
         raise WeightsUnavailableError(
             f"ImageNet weights for {backbone} could not be downloaded ({why.strip()[:120]}); this machine seems to be offline. "
-            f"To continue: train from scratch with weights=None (CLI: --weights none), or pass a local weights file "
-            f"(weights='path/to/{fname}'; CLI: --weights PATH), or copy {fname} into {_keras_home() / 'models'} and retry."
+            f"To continue: train from scratch with weights=None, or pass a local weights file "
+            f"(weights='path/to/{fname}'), or copy {fname} into {_keras_home() / 'models'} and retry."
         ) from None
     finally:
         socket.setdefaulttimeout(old)
 
-# %% ../nbs/05_train.ipynb #993d8dea
+# %% ../nbs/05_train.ipynb #74a9e1f1
 def _first_conv(model):
     "The first `Conv2D` of `model` (the one that reads the image)."
     return next(l for l in model.layers if isinstance(l, keras.layers.Conv2D))
 
+# %% ../nbs/05_train.ipynb #da20ffd1
 def _adapt_channels(src, dst):
     "Copy `src`'s weights (3 input channels) into `dst` (C channels), averaging the first convolution over channels."
     first = _first_conv(src).name
@@ -103,6 +111,7 @@ def _adapt_channels(src, dst):
         ld.set_weights(ws)
     return dst
 
+# %% ../nbs/05_train.ipynb #690a1e0c
 def _is_full_model_file(path):
     "True if the weights file at `path` holds a whole `build_model` model (preprocessing `Rescaling` and `Dense` head), not just a backbone."
     import h5py
@@ -119,7 +128,7 @@ def _is_full_model_file(path):
 # %% ../nbs/05_train.ipynb #4a46a146
 BACKBONES = (*_APPS, "small_cnn")
 
-# %% ../nbs/05_train.ipynb #2e7b9d41
+# %% ../nbs/05_train.ipynb #5ce1f3b2
 def _check_build_args(n_classes, input_shape, backbone, weights):
     "(h, w, c) and the weights path (or None), after checking `build_model`'s arguments."
     if backbone not in BACKBONES:
@@ -133,7 +142,7 @@ def _check_build_args(n_classes, input_shape, backbone, weights):
     if min(shape[:2]) < min_size:
         raise ValueError(f"Expected images of at least {min_size}x{min_size} pixels for {backbone}. Received: input_shape={shape}")
     if backbone == "small_cnn" and weights == "imagenet":
-        raise ValueError("Expected weights=None (CLI: --weights none) or a weights file: small_cnn has no ImageNet weights. "
+        raise ValueError("Expected weights=None or a weights file: small_cnn has no ImageNet weights. "
                          "Received: weights='imagenet'")
     path = None
     if weights is not None and weights != "imagenet":
@@ -142,6 +151,7 @@ def _check_build_args(n_classes, input_shape, backbone, weights):
             raise FileNotFoundError(f"Expected 'imagenet', None or a weights file. Received: weights={str(weights)!r} (file not found)")
     return tuple(map(int, shape)), path
 
+# %% ../nbs/05_train.ipynb #18c95a89
 def build_model(
     n_classes: int = 2,  # number of classes (≥ 2)
     input_shape=(224, 224, 3),  # (H, W, C) of the raw images; C may be any count ≥ 1
@@ -173,6 +183,7 @@ def build_model(
     if full: _load_whole_weights(model, path, backbone, (h, w, c), n_classes)
     return model
 
+# %% ../nbs/05_train.ipynb #14820cbd
 def _load_whole_weights(model, path, backbone, shape, n_classes):
     "Load a whole-model weights file into `model`; a file that does not fit is an error naming it."
     with warnings.catch_warnings(record=True) as caught:  # Keras warns (and may go on) when parts of a file do not match
@@ -194,7 +205,7 @@ def run_files(
     if not run.is_dir(): return []
     return sorted([n for n in _RUN_FILES if (run / n).exists()] + [p.name for p in run.glob("last-*.keras")])
 
-# %% ../nbs/05_train.ipynb #61cb6c6c
+# %% ../nbs/05_train.ipynb #67d08a0f
 def _write_history(path, history):
     "Write `history` {metric: [per epoch]} to the CSV file `path`, atomically."
     keys = list(history)
@@ -206,6 +217,7 @@ def _write_history(path, history):
             for i in range(n): w.writerow([i + 1, *(history[k][i] for k in keys)])
     return atomic_write(path, write)
 
+# %% ../nbs/05_train.ipynb #e566e8b3
 def read_history(
     path: str | os.PathLike,  # a history.csv written by `train`
 ) -> dict:
@@ -217,13 +229,14 @@ def read_history(
         raise ValueError(f"Expected a history table written by train. Received: {str(path)!r}, which is corrupt "
                          f"({type(e).__name__}: {e})") from None
 
-# %% ../nbs/05_train.ipynb #4f1d8b3e
+# %% ../nbs/05_train.ipynb #95e0ddc3
 def _new_state(settings=None, model=None, monitor=None) -> dict:
     "The state of a run that has done no epoch yet."
     return {"epoch": 0, "best": None, "best_epoch": 0, "wait": 0, "stopped": False, "checkpoint": None, "history": {},
             "monitor": monitor, "settings": json.loads(json.dumps(settings or {})),
             "model": _signature(model) if model is not None else None}
 
+# %% ../nbs/05_train.ipynb #4ad9cc5e
 def read_state(
     run_dir: str | os.PathLike,  # a run folder
 ) -> dict | None:
@@ -237,7 +250,7 @@ def read_state(
             raise ValueError("not a run state")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise ValueError(f"Expected the run state written by train. Received: {str(p)!r}, which is corrupt "
-                         f"({type(e).__name__}: {e}); start over with overwrite=True (CLI: --force)") from None
+                         f"({type(e).__name__}: {e}); start over with overwrite=True") from None
     if "history" not in st:  # a run saved before the history moved into the state
         h = read_history(run / "history.csv") if (run / "history.csv").exists() else {}
         st["history"] = {k: v[:st["epoch"]] for k, v in h.items()}
@@ -255,19 +268,20 @@ def check_resume(
     diff = [f"{k}={new[k]!r} (the run has {old[k]!r})" for k in new if k in old and old[k] != new[k]]
     if diff:
         raise ValueError(f"Expected the settings of the run in {str(run_dir)!r} to resume it. Received: {', '.join(diff)}. "
-                         "Resume with the run's settings, or start over (overwrite=True; CLI: --force).")
+                         "Resume with the run's settings, or start over (overwrite=True).")
     return st
 
 # %% ../nbs/05_train.ipynb #6efdfc36
 class TrainingDivergedError(RuntimeError):
     "The training loss became NaN or infinite, or grew by orders of magnitude."
 
-# %% ../nbs/05_train.ipynb #5e7b1c2d
+# %% ../nbs/05_train.ipynb #1b591236
 def _signature(model) -> dict:
     "What a checkpoint must share with the model it resumes: input shape, class count, weight shapes."
     return {"input_shape": list(model.input_shape[1:]), "n_classes": int(model.output_shape[-1]),
             "weights": [list(w.shape) for w in model.weights]}
 
+# %% ../nbs/05_train.ipynb #fbaa1d5a
 class RunCheckpoint(keras.callbacks.Callback):
     "Early stopping, a divergence check, and the epoch's record in `run_dir` (checkpoint → state.json → history.csv → model.keras)."
     def __init__(self,
@@ -291,7 +305,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         for h in self.hooks:
             if hasattr(h, "on_checkpoint_step"): h.on_checkpoint_step(step, path)
 
-# %% ../nbs/05_train.ipynb #9a4b3f70
+# %% ../nbs/05_train.ipynb #16b87e16
 _EXPLODED = 100  # a training loss above _EXPLODED × max(log K, the first batch's loss) has diverged
 
 def _diverged(cb, what, value, batch=None, limit=None):
@@ -301,15 +315,18 @@ def _diverged(cb, what, value, batch=None, limit=None):
                f"a {what} below {limit:.3g} ({_EXPLODED}× the larger of log K and the first batch's loss)"
     e = TrainingDivergedError(f"Expected {expected}. Received: {what}={value:.4g} at {where}: the training diverged. "
                               f"Try a smaller learning rate" + (f" than lr={lr:g}" if lr else "") + ".")
-    e.what, e.value, e.lr, e.where, e.expected = what, value, lr, where, expected  # for callers that word it their own way (the CLI: --lr)
+    e.what, e.value, e.lr, e.where, e.expected = what, value, lr, where, expected  # for callers that word it their own way (the command line names its flag)
     return e
 
+# %% ../nbs/05_train.ipynb #bedbf0fd
 @patch
 def on_train_begin(self: RunCheckpoint, logs=None): self._limit = None
 
+# %% ../nbs/05_train.ipynb #b290c429
 @patch
 def on_epoch_begin(self: RunCheckpoint, epoch, logs=None): self._epoch = epoch
 
+# %% ../nbs/05_train.ipynb #a2a01b2d
 @patch
 def on_train_batch_end(self: RunCheckpoint, batch, logs=None):
     "Stop at the first non-finite training loss, or the first that exceeds `_EXPLODED` × max(log K, the first batch's)."
@@ -320,7 +337,7 @@ def on_train_batch_end(self: RunCheckpoint, batch, logs=None):
     if getattr(self, "_limit", None) is None: self._limit = _EXPLODED * max(loss, np.log(max(int(self.model.output_shape[-1]), 2)))
     elif loss > self._limit: raise _diverged(self, "loss", loss, batch, self._limit)
 
-# %% ../nbs/05_train.ipynb #2f6c8d1a
+# %% ../nbs/05_train.ipynb #40037b68
 @patch
 def on_epoch_end(self: RunCheckpoint, epoch, logs=None):
     "Early stopping bookkeeping, then the epoch's record in the run folder."
@@ -341,6 +358,7 @@ def on_epoch_end(self: RunCheckpoint, epoch, logs=None):
         if self.verbose: print(f"Early stopping after epoch {epoch + 1}: {self.monitor} has not improved for {self.patience} epochs "
                                f"(best {st['best']:.4f} at epoch {st['best_epoch']}).", flush=True)
 
+# %% ../nbs/05_train.ipynb #25387aeb
 @patch
 def _record(self: RunCheckpoint, epoch, improved):
     "Write the epoch's record: checkpoint, state.json (the commit), history.csv, model.keras if best, old checkpoint removed."
@@ -353,23 +371,26 @@ def _record(self: RunCheckpoint, epoch, improved):
     if improved: self._step("best_model", run / "model.keras"); atomic_write(run / "model.keras", lambda t: shutil.copyfile(run / ck, t))
     if old and old != ck: self._step("cleanup", run / old); (run / old).unlink(missing_ok=True)
 
+# %% ../nbs/05_train.ipynb #509d88c4
 @patch
 def on_train_end(self: RunCheckpoint, logs=None):
     "Restore the best weights."
     if self.best_weights is not None: self.model.set_weights(self.best_weights)
 
-# %% ../nbs/05_train.ipynb #d2a8d87b
+# %% ../nbs/05_train.ipynb #2467cef6
 def _built_under(model, strategy):
     "True if `model`'s variables were created under `strategy`'s scope."
     if not model.weights: return True
     v = model.weights[0]
     return strategy.extended.variable_created_in_scope(getattr(v, "value", v))  # the backend tf.Variable of a Keras variable
 
+# %% ../nbs/05_train.ipynb #88a72b98
 def _xy(ds):
     "`ds` with batches cut to (x, y): Keras would read a third element (e.g. object masks) as sample weights."
     spec = getattr(ds, "element_spec", None)
     return ds.map(lambda *b: b[:2]) if isinstance(spec, tuple) and len(spec) > 2 else ds
 
+# %% ../nbs/05_train.ipynb #a5821c1a
 def _check_train_args(model, epochs, lr, patience, strategy, resume, run_dir):
     if not isinstance(model, keras.Model): raise TypeError(f"Expected a keras.Model. Received: model of type {type(model).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -382,7 +403,7 @@ def _check_train_args(model, epochs, lr, patience, strategy, resume, run_dir):
         raise TypeError(f"Expected a tf.distribute.Strategy. Received: strategy of type {type(strategy).__name__}")
     if resume and run_dir is None: raise ValueError("Expected the run_dir of the run to continue. Received: resume=True, run_dir=None")
 
-# %% ../nbs/05_train.ipynb #1c9e4a7d
+# %% ../nbs/05_train.ipynb #8a0c3194
 def _open_run(run, resume, overwrite, settings, verbose):
     "The state to resume (None: a new run) once `run` is ready: a previous run refused, removed, or checked."
     if resume:
@@ -397,18 +418,20 @@ def _open_run(run, resume, overwrite, settings, verbose):
     for f in existing: (run / f).unlink(missing_ok=True)
     return None
 
+# %% ../nbs/05_train.ipynb #025ce4ef
 def _model_differences(ckpt_sig, model):
     "The ways `model` differs from a checkpoint's signature, in words."
     new = _signature(model)
     out = [f"{k} {ckpt_sig[k]} in the run, {new[k]} given" for k in ("input_shape", "n_classes") if ckpt_sig[k] != new[k]]
     return out or (["other layers"] if ckpt_sig["weights"] != new["weights"] else [])
 
+# %% ../nbs/05_train.ipynb #0f897245
 def _restore(run, state, model):
     "(the checkpoint's model, the best weights so far), with history.csv and model.keras rebuilt from the state."
     ck = run / state["checkpoint"] if state.get("checkpoint") else None
     if ck is None or not ck.is_file():
         raise FileNotFoundError(f"Expected the checkpoint named by {str(run / 'state.json')!r}. Received: {state.get('checkpoint')!r}, "
-                                "which is missing; start over with overwrite=True (CLI: --force)")
+                                "which is missing; start over with overwrite=True")
     try: work = keras.saving.load_model(ck)
     except Exception as e:
         raise ValueError(f"Expected a readable checkpoint. Received: {str(ck)!r} ({' '.join(str(e).split())[:200]})") from None
@@ -427,7 +450,7 @@ def _restore(run, state, model):
         if p != ck: p.unlink()
     return work, best
 
-# %% ../nbs/05_train.ipynb #7d2e8b14
+# %% ../nbs/05_train.ipynb #2acb290e
 def train(
     model: keras.Model,  # a model from `build_model` (or any Keras classifier ending in softmax)
     train_ds: tf.data.Dataset,  # batches of (x, y), e.g. `data.make_dataset(images, plan)` (a third element, masks, is dropped)
@@ -472,6 +495,7 @@ def train(
         if work is not model: model.set_weights(work.get_weights())
         return ckpt.history
 
+# %% ../nbs/05_train.ipynb #ab195129
 def _fit(work, ckpt, state, run, train_ds, val_ds, epochs, verbose, callbacks):
     "Run (or, for a finished run, skip) the remaining epochs."
     start = ckpt.state["epoch"]
@@ -507,7 +531,225 @@ def evaluate(
         out[name] = {"accuracy": correct / n, "loss": loss / n, "n": n}
     return out
 
-# %% ../nbs/05_train.ipynb #7a0e5f3b
+# %% ../nbs/05_train.ipynb #f3da840d
+_MIXES = ("balanced", "random", "none")
+
+def _check_folder_args(o):
+    "Refuse `train_from_folder` settings that can never work, before any file is read (errors name the parameters)."
+    if o.mix not in _MIXES: raise ValueError(f"Expected `mix` to be one of {list(_MIXES)}. Received: mix={o.mix!r}")
+    if o.pure not in ("auto", "rgb", "gray"): raise ValueError(f"Expected pure='auto', 'rgb' or 'gray'. Received: pure={o.pure!r}")
+    if o.channels is not None and o.channels < 1: raise ValueError(f"Expected `channels` ≥ 1. Received: channels={o.channels}")
+    C = o.channels or 3
+    if o.mix != "none" and not 1 <= o.key_channel <= C:
+        raise ValueError(f"Expected `key_channel` between 1 and channels={C}. Received: key_channel={o.key_channel}")
+    for name, low in (("epochs", 1), ("batch_size", 1), ("size", 8)):
+        if getattr(o, name) < low: raise ValueError(f"Expected `{name}` ≥ {low}. Received: {name}={getattr(o, name)}")
+    if not o.lr > 0: raise ValueError(f"Expected `lr` > 0. Received: lr={o.lr}")
+    if o.patience < 0: raise ValueError(f"Expected `patience` ≥ 0 (0: never stop early). Received: patience={o.patience}")
+    if o.weights not in (None, "imagenet") and not pathlib.Path(o.weights).expanduser().is_file():
+        raise FileNotFoundError(f"Expected weights='imagenet', None or the path of a weights file. Received: weights={str(o.weights)!r} (no such file)")
+    run = pathlib.Path(o.run_dir).expanduser()
+    if run.exists() and not run.is_dir(): raise NotADirectoryError(f"Expected `run_dir` to be a run folder. Received: run_dir={str(run)!r}, which is a file")
+    existing = run_files(run)
+    if existing and not (o.resume or o.overwrite):
+        raise FileExistsError(f"Expected a new run folder, resume=True or overwrite=True. Received: run_dir={str(run)!r}, which already "
+                              f"holds a run ({', '.join(existing[:3])}); resume=True continues it, overwrite=True starts over")
+    return run  # overwrite: `train` removes the old run's files, only once the new model is built
+
+# %% ../nbs/05_train.ipynb #3323bb53
+def _folder_settings(o, C):
+    "What defines a run (resuming with other values is refused): size, channels, backbone and how samples are made."
+    mixing = o.mix != "none"
+    return {"size": o.size, "channels": C, "backbone": o.backbone, "mix": o.mix, "key_channel": o.key_channel if mixing else None,
+            "mode": o.mode if mixing else None, "channel_axis": None if mixing else o.channel_axis}
+
+# %% ../nbs/05_train.ipynb #9e94a030
+def _folder_channel_names(names, C):
+    "The channel names for tables and figures, from a list or a comma-separated string (None: explain says ch1, ch2, ...)."
+    if names is None: return None
+    out = [str(n).strip() for n in (names.split(",") if isinstance(names, str) else names)]
+    if len(out) != C or not all(out):
+        raise ValueError(f"Expected {C} comma-separated `channel_names` (or a list of {C}). Received: channel_names={names!r}")
+    return out
+
+# %% ../nbs/05_train.ipynb #dd69b127
+def _band_count(o, index):
+    "C for mix='none': `channels`, or the band count of the first readable image."
+    if o.channels: return o.channels
+    for p in index.paths[:50]:
+        try: return int(read_image(p, o.size, channel_axis=o.channel_axis).shape[-1])
+        except Exception: continue
+    raise ValueError(f"Expected readable images in imdir={str(o.imdir)!r}. Received: none of the first {min(50, len(index.paths))} could be read")
+
+# %% ../nbs/05_train.ipynb #d6c003d6
+def _mixing_warning(index, mix, key_channel, channel_axis=None) -> str:
+    "A warning when `mix` would mix images that are more than one photo's colours (multi-band): their bands would be lost."
+    for p in index.paths[:10]:
+        try: bands = int(read_image(p, 16, channel_axis=channel_axis).shape[-1])
+        except Exception: continue
+        if bands in (1, 3, 4): return ""  # gray, RGB, RGBA photos: what the channel-1 experiment mixes
+        return (f"mix={mix} runs the channel-1 experiment: each image becomes ONE gray channel, and a sample's label is "
+                f"the class of the image in channel {key_channel}; these are {bands}-band images, whose bands would be "
+                "lost: to train a classifier on them as they are, use mix=none")
+    return ""
+
+# %% ../nbs/05_train.ipynb #71916abc
+def _load_quietly(load, log):
+    "Run `load()`; its warnings become `log` lines (the skipped files get their own line and skipped.txt)."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache = load()
+    for w in caught:
+        if not str(w.message).startswith("skipped "): log(f"warning: {' '.join(str(w.message).split())}")
+    return cache
+
+# %% ../nbs/05_train.ipynb #fb701f1e
+def _mixed_sets(o, index, cache, C, cache_dir):
+    "(train, val, test, pure_test datasets, sizes, pure kind) of the channel-1 experiment."
+    labels, key, K = index.labels[cache.kept], o.key_channel - 1, len(index.classes)
+    parts = split(labels, seed=o.seed)
+    plans = [mix_plan(labels[p], C, key, scheme=o.mix, seed=o.seed + i, n_classes=K, class_names=index.classes)
+             for i, p in enumerate(parts)]
+    ds = lambda p, plan, shuffle: make_dataset(cache.images[p], plan, batch_size=o.batch_size, shuffle=shuffle, seed=o.seed)
+    tr, va, te = parts
+    pure = o.pure if o.pure != "auto" else ("rgb" if C == 3 else "gray")
+    if pure == "rgb":
+        if C != 3: raise ValueError(f"Expected channels=3 with pure='rgb'. Received: channels={C} (use pure='gray')")
+        rgb = load_rgb([index.paths[i] for i in cache.kept[te]], o.size, cache_dir=cache_dir, progress=False)
+        pure_ds = make_dataset(None, rgb=rgb.images, labels=labels[te][rgb.kept], batch_size=o.batch_size, shuffle=False)
+        n_pure = len(rgb.kept)
+    else: pure_ds, n_pure = ds(te, pure_plan(labels[te], C), False), len(te)
+    sets = {"train": ds(tr, plans[0], True), "val": ds(va, plans[1], False), "mixed_test": ds(te, plans[2], False), "pure_test": pure_ds}
+    return sets, {"train": len(tr), "val": len(va), "test": len(te), "samples": [len(p) for p in plans], "pure": n_pure}, pure
+
+# %% ../nbs/05_train.ipynb #324b7759
+def _whole_sets(o, index, cache):
+    "(train, val, test datasets, sizes) of whole multi-band images with their own labels (mix='none')."
+    labels = index.labels[cache.kept]
+    tr, va, te = split(labels, seed=o.seed)
+    ds = lambda p, shuffle: make_dataset(cache.images[p], labels=labels[p], batch_size=o.batch_size, shuffle=shuffle, seed=o.seed)
+    return {"train": ds(tr, True), "val": ds(va, False), "test": ds(te, False)}, {"train": len(tr), "val": len(va), "test": len(te)}
+
+# %% ../nbs/05_train.ipynb #b02f4435
+def _at_chance(val, K) -> str:
+    "A warning when validation accuracy is within 2 standard errors of chance (1/K): the best model learned nothing."
+    p, n = 1 / K, max(int(val["n"]), 1)
+    if val["accuracy"] > p + 2 * (p * (1 - p) / n) ** 0.5: return ""
+    return (f"the best model is at chance level: validation accuracy {val['accuracy']:.3f} on {n} samples, chance 1/{K} = {p:.3f}; "
+            "it has learned nothing (try another `lr`, more `epochs` or more images)")
+
+# %% ../nbs/05_train.ipynb #d1167d71
+def _folder_data(o, run, index, C, log):
+    "Decode the images once (cached), list the skipped files, and build the sets: (sets, sizes, pure kind or None, cache)."
+    mixing = o.mix != "none"
+    cache_dir = pathlib.Path(o.cache_dir).expanduser() if o.cache_dir else run / "cache"
+    what = f"{o.mode} channel" if mixing else f"{C}-band image"
+    log(f"decoding each image once to a {o.size}x{o.size} {what} (cache: {cache_dir})")
+    load = (lambda: load_channels(index, o.size, mode=o.mode, cache_dir=cache_dir)) if mixing else \
+           (lambda: load_images(index, o.size, channels=C, channel_axis=o.channel_axis, cache_dir=cache_dir))
+    cache = _load_quietly(load, log)
+    listed = write_skipped(run / "skipped.txt", cache.skipped + index.skipped)
+    if listed: log(f"skipped {len(cache.skipped)} unreadable file(s) and {len(index.skipped)} hidden or non-image file(s): see {listed}")
+    if not mixing:
+        sets, n = _whole_sets(o, index, cache)
+        log(f"whole {C}-band images: {n['train']} train / {n['val']} val / {n['test']} test")
+        return sets, n, None, cache
+    sets, n, pure = _mixed_sets(o, index, cache, C, cache_dir)
+    log(f"mixed sets: {n['samples'][0]} train / {n['samples'][1]} val / {n['samples'][2]} test samples (the channel-1 "
+        f"experiment: label = class of channel {o.key_channel}; mix=none trains on the images as they are); pure test: "
+        f"{n['pure']} {'RGB photos' if pure == 'rgb' else 'images in every channel'}")
+    return sets, n, pure, cache
+
+# %% ../nbs/05_train.ipynb #e94e81a8
+def _folder_metrics(o, index, cache, C, n, pure, res, hist, state, names, seconds):
+    "What metrics.json holds: test accuracies, class and channel names, epochs, image counts and the run's settings."
+    mixing, tests = o.mix != "none", list(res)
+    settings = {"imdir": str(pathlib.Path(o.imdir).expanduser().resolve()), "epochs": o.epochs, "size": o.size,
+                "batch_size": o.batch_size, "backbone": o.backbone, "weights": "none" if o.weights is None else str(o.weights),
+                "channels": C, "mix": o.mix, "key_channel": o.key_channel if mixing else None, "mode": o.mode if mixing else None,
+                "pure": pure, "channel_axis": o.channel_axis, "lr": o.lr, "patience": o.patience, "seed": o.seed,
+                "input_shape": [o.size, o.size, C]}
+    return {**{f"{k}_accuracy": res[k]["accuracy"] for k in tests}, **{k: res[k] for k in tests}, "classes": list(index.classes),
+            "channel_names": names, "epochs_run": len(hist.get("loss", [])), "best_epoch": state.get("best_epoch"),
+            "best_val_loss": state.get("best"),
+            "images": {"found": len(index.paths), "skipped": len(cache.skipped), "train": n["train"], "val": n["val"], "test": n["test"]},
+            "settings": settings, "seconds": round(seconds, 1)}
+
+# %% ../nbs/05_train.ipynb #b0917b97
+@dataclass
+class FolderRun:
+    "What `train_from_folder` returns: the best model, its history and metrics, and where they are saved."
+    model: keras.Model  # the best model (also in `run_dir / "model.keras"`)
+    history: dict  # {metric: [per epoch]}, as `train` returns it
+    metrics: dict  # what `run_dir / "metrics.json"` holds
+    run_dir: pathlib.Path  # the run folder
+
+# %% ../nbs/05_train.ipynb #0b7f85b2
+def _train_folder(o, run, index, log, t0):
+    "The work of `train_from_folder` inside the run folder's lock."
+    mixing = o.mix != "none"
+    C = (o.channels or 3) if mixing else _band_count(o, index)
+    settings, names = _folder_settings(o, C), _folder_channel_names(o.channel_names, C)
+    if o.resume: check_resume(run, settings)  # differing settings: refused before any decoding
+    resuming = o.resume and (run / "state.json").exists()
+    keras.utils.set_random_seed(o.seed)  # the same seed gives the same initial weights
+    model = build_model(len(index.classes), (o.size, o.size, C), backbone=o.backbone,  # first: fails fast offline
+                        weights=None if resuming else o.weights)  # a resumed run reloads its own weights
+    if mixing and (warning := _mixing_warning(index, o.mix, o.key_channel, o.channel_axis)): log(f"warning: {warning}")
+    sets, n, pure, cache = _folder_data(o, run, index, C, log)
+    log(f"{'resuming' if resuming else 'training'} {o.backbone} ({model.count_params():,} parameters) for up to {o.epochs} epochs "
+        f"on {', '.join(d.name for d in tf.config.list_logical_devices())}")
+    hist = train(model, sets["train"], sets["val"], epochs=o.epochs, run_dir=run, lr=o.lr, patience=o.patience,
+                 resume=o.resume, overwrite=o.overwrite, verbose=o.verbose, settings=settings, lock=False)
+    if not (run / "model.keras").is_file(): raise RuntimeError(f"no model was saved in {run}: no epoch finished with a finite loss")
+    tests = ("mixed_test", "pure_test") if mixing else ("test",)
+    log("evaluating the best model on the " + ("mixed and the pure test sets" if mixing else "test set"))
+    res = evaluate(model, {k: sets[k] for k in tests})
+    metrics = _folder_metrics(o, index, cache, C, n, pure, res, hist, read_state(run), names, time.time() - t0)
+    write_json(run / "metrics.json", metrics)
+    acc = ", ".join(f"{k.replace('_', ' ')} accuracy {res[k]['accuracy']:.3f}" for k in tests)
+    log(f"{acc} → {run / 'model.keras'}, {run / 'metrics.json'}")
+    if chance := _at_chance(evaluate(model, {"val": sets["val"]})["val"], len(index.classes)): log(f"warning: {chance}")
+    return FolderRun(model, hist, metrics, run)
+
+# %% ../nbs/05_train.ipynb #ca5c38dc
+def train_from_folder(
+    imdir: str | os.PathLike,  # a folder of images: Kaggle names (cat.1.jpg) or one sub-folder per class
+    run_dir: str | os.PathLike,  # the run folder: model.keras, history.csv, metrics.json, the resumable state, skipped.txt
+    epochs: int = 10,  # most epochs (early stopping on the validation loss may stop sooner)
+    size: int = 224,  # images are resized to size x size pixels
+    batch_size: int = 32,  # samples per batch
+    backbone: str = "resnet50",  # one of `BACKBONES`; "small_cnn" is fast on CPUs (no pretrained weights)
+    weights: str | os.PathLike | None = "imagenet",  # "imagenet", None (random init) or the path of a weights file
+    mix: str = "balanced",  # "balanced" or "random" (the channel-1 experiment, see `data.mix_plan`), or "none": images as they are
+    channels: int | None = None,  # channels per sample (default 3); mix="none": the images' band count (default: read from the files)
+    key_channel: int = 1,  # 1-based channel whose image decides the label
+    mode: str = "luminance",  # how a photo becomes one gray channel: "luminance" or "red"
+    pure: str = "auto",  # pure test set: "rgb" (the photos), "gray" (a test image in every channel); "auto": rgb for 3 channels
+    channel_axis: int | None = None,  # for arrays and TIFFs whose channel axis cannot be told from their shape: 0 or -1
+    channel_names: list[str] | str | None = None,  # names of the C channels (a list, or "R,G,B,NIR"), saved in metrics.json
+    lr: float = 0.01,  # SGD learning rate (> 0; momentum 0.9, Nesterov)
+    patience: int = 3,  # early-stopping patience in epochs (0: never stop early)
+    seed: int = 0,  # seed of the split, the mixing, the initial weights and the shuffling
+    cache_dir: str | os.PathLike | None = None,  # where decoded images are cached; None: run_dir / "cache"
+    resume: bool = False,  # continue the run in `run_dir` from its last checkpoint (same settings)
+    overwrite: bool = False,  # start over, replacing a previous run in `run_dir`
+    verbose: int = 1,  # Keras' progress: 0 silent, 1 progress bar, 2 one line per epoch
+    log=print,  # called with each progress line (and warning); None: silent
+) -> FolderRun:
+    "index → split → decode once → mixed (or whole) sets → build → `train` → `evaluate`; writes metrics.json beside the model."
+    t0, o = time.time(), SimpleNamespace(**locals())
+    log = log or (lambda msg: None)
+    run = _check_folder_args(o)
+    index = index_images(imdir)
+    log(f"{len(index.paths)} images in {imdir} ({index.layout} layout), classes {index.classes}")
+    created = not run.exists()
+    try:
+        with RunLock(run, "training run"): return _train_folder(o, run, index, log, t0)
+    finally:  # a run folder this call created and left empty (but for its lock) is removed
+        if created and run.is_dir() and {p.name for p in run.iterdir()} <= {".lock"}: shutil.rmtree(run, ignore_errors=True)
+
+# %% ../nbs/05_train.ipynb #715d41f5
 _SAVEDMODEL_HELP = (
     "Expected a Keras model file (.keras, or legacy .h5) or a run folder. Received: {path!r}, a TensorFlow SavedModel "
     "folder, which Keras 3 cannot load as a model. Convert it once with tf_keras (pip install tf-keras): "
@@ -525,6 +767,7 @@ def _accepted_args(cls) -> set | None:
         if not any(p.kind == p.VAR_KEYWORD for p in params): return names
     return None
 
+# %% ../nbs/05_train.ipynb #e56eed12
 def _keras3_config(cfg):
     "(Keras 2 model config `cfg` made readable by Keras 3, [what was changed]): rejected layer arguments dropped, nested models' nodes renumbered."
     changes = []
@@ -540,6 +783,7 @@ def _keras3_config(cfg):
         return o
     return fix(cfg), changes
 
+# %% ../nbs/05_train.ipynb #8dbd1de8
 def _renumber(conf, changes):
     "In a functional config: Keras 2 counts a nested model's construction as its node 0, Keras 3 does not; a nested model's single input/output is unwrapped."
     nested = {l.get("name", l.get("config", {}).get("name")) for l in conf["layers"] if l.get("class_name") in ("Functional", "Model")}
@@ -552,7 +796,7 @@ def _renumber(conf, changes):
             for key in ("input_layers", "output_layers"):
                 if isinstance(c.get(key), list) and len(c[key]) == 1 and isinstance(c[key][0], list): c[key] = c[key][0]
 
-# %% ../nbs/05_train.ipynb #3e9d4c1b
+# %% ../nbs/05_train.ipynb #6005d7da
 _TRUST = ("channelgradcam never turns Keras's safe mode off. If you trust this file (loading it runs the code stored in "
           "it), load it yourself, knowingly: model = keras.saving.load_model(path, safe_mode=False), and pass the model "
           "object to ChannelGradCAM, explain_dataset or explore; the command line has no such switch.")
@@ -563,6 +807,7 @@ def _load_error(p, e, what="") -> ValueError:
     if "safe_mode=False" in msg: return ValueError(f"Refused to load {str(p)!r}{what}: {msg} {_TRUST}")
     return ValueError(f"Cannot load a Keras model from {str(p)!r}{what}: {msg[:300]}")
 
+# %% ../nbs/05_train.ipynb #6c0717a3
 def _load_h5(p: pathlib.Path) -> keras.Model:
     "A model from a legacy HDF5 file (Keras 3 or Keras 2), without its training configuration."
     import h5py
@@ -583,6 +828,7 @@ def _load_h5(p: pathlib.Path) -> keras.Model:
         try: return keras.saving.load_model(tmp, compile=False)
         except Exception as e: raise _load_error(p, e, " (a Keras 2 file?)") from None
 
+# %% ../nbs/05_train.ipynb #2483e3e3
 def load_model(
     path: str | os.PathLike,  # a .keras or legacy .h5 file, or a run folder holding model.keras
 ) -> keras.Model:

@@ -330,7 +330,7 @@ def _trained_model(folder):
     from channelgradcam.train import build_model
     keras.utils.set_random_seed(0)
     classes = ("disk", "cross")
-    tr, te = synthetic_shapes(160, size=32, classes=classes, seed=0), synthetic_shapes(12, size=32, classes=classes, seed=1)
+    tr, te = synthetic_shapes(160, size=32, class_names=classes, seed=0), synthetic_shapes(12, size=32, class_names=classes, seed=1)
     xtr, ytr = mixed_arrays(tr, mix_plan(tr.labels, n_channels=3, key_channel=0, seed=0))
     xte, yte = mixed_arrays(te, mix_plan(te.labels, n_channels=3, key_channel=0, scheme="random", seed=1))
     model = build_model(2, (32, 32, 3), backbone="small_cnn", weights=None)
