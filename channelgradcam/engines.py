@@ -86,12 +86,16 @@ class ChannelGradCAMPredictor:
             self._engine = _BUILT[key]
         return self._engine
 
+    def convert(self, pixels) -> np.ndarray:
+        "Read pixels as the model's float32 ones, under the settings' value policy (`dataset.value_policy`)."
+        from channelgradcam.dataset import value_policy
+        return value_policy(**self.settings["value_policy"])[0](pixels)
+
     def reader(self, paths):
         "A `dataset._Reader` of `paths` under the settings' value policy."
-        from channelgradcam.dataset import _Reader, value_policy
+        from channelgradcam.dataset import _Reader
         s = self.settings
-        convert, _ = value_policy(**s["value_policy"])
-        return _Reader(list(paths), tuple(s["size"]) if s["size"] else None, s["channels"], s["channel_axis"], convert)
+        return _Reader(list(paths), tuple(s["size"]) if s["size"] else None, s["channels"], s["channel_axis"], self.convert)
 
     def predict(self,
                 paths,  # the batch's image files
@@ -227,3 +231,34 @@ def dask_parts(client, predictor, found, part, start: int, batch_size: int, dest
         texts = r["texts"] or {k: (Path(dest) / f"{_part_name(a, b)}.{k}").read_text(encoding="utf-8")
                                for k in ("explanations.csv", "ablation_images.csv")}
         yield texts, r["n"], r["dtypes"]
+
+# %% ../nbs/12_engines.ipynb #d8a86037
+def _beam_handler_class():
+    "The class `ChannelGradCAMHandler` (a Beam `ModelHandler`), built when it is first asked for."
+    try: from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+    except ImportError:
+        raise ImportError('Expected Apache Beam for ChannelGradCAMHandler: pip install "channelgradcam[beam]". '
+                          "Received: no module named 'apache_beam'") from None
+
+    class ChannelGradCAMHandler(ModelHandler):
+        "A Beam `RunInference` model handler: elements (path, class index or -1) → rows of `explain_dataset`."
+        def __init__(self, model, settings: dict):
+            super().__init__()
+            self.model, self.settings = model, dict(settings)
+        def load_model(self): return ChannelGradCAMPredictor(self.model, self.settings)
+        def batch_elements_kwargs(self):  # explain_dataset's batches: TensorFlow's sums can differ in the last digit by batch
+            return {"min_batch_size": self.settings["batch_size"], "max_batch_size": self.settings["batch_size"]}
+        def run_inference(self, batch, model, inference_args=None):
+            paths, labels = zip(*batch)
+            cols = model({"path": np.asarray(paths, object), "label": np.asarray(labels, np.int64)})
+            item = lambda v: v.item() if hasattr(v, "item") else v
+            return [PredictionResult(e, {k: item(v[i]) for k, v in cols.items()}) for i, e in enumerate(batch)]
+
+    ChannelGradCAMHandler.__module__ = __name__  # pickled by reference: workers import it from here
+    return ChannelGradCAMHandler
+
+def __getattr__(name):  # `engines.ChannelGradCAMHandler`: Beam is imported only when it is asked for
+    if name == "ChannelGradCAMHandler":
+        globals()[name] = _beam_handler_class()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

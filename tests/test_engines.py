@@ -154,3 +154,44 @@ def test_ray_map_batches(data):
     text = _csv_rows([[r[c].item() if hasattr(r[c], "item") else r[c] for c in cols] for r in got])
     want = (data / "one" / "explanations.csv").read_text().split("\n", 1)[1]
     assert [l for l in text.splitlines() if l not in want.splitlines()] == [], [l for l in want.splitlines() if l not in text.splitlines()]  # byte for byte
+
+
+def _settings(data):
+    "The predictor settings of the one-process run in `data / 'one'` (as a user builds them from its run.json)."
+    from channelgradcam.engines import predictor_settings
+    run = json.loads((data / "one" / "run.json").read_text())
+    return predictor_settings(["a", "b"], [f"ch{k}" for k in range(1, 6)], 5, (32, 32),
+                              value_policy={"model_range": None, "scale": None}, baselines=["mean", "zero"],
+                              dataset_mean=run["dataset_mean"], batch_size=4)
+
+
+def test_beam_handler_without_beam(monkeypatch):
+    "Asking for the Beam handler where Beam is not installed: one line saying how to install it."
+    for name in [m for m in sys.modules if m.split(".")[0] == "apache_beam"] + ["apache_beam"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    from channelgradcam import engines
+    with pytest.raises(ImportError, match=r'pip install "channelgradcam\[beam\]"'): engines._beam_handler_class()
+
+
+@pytest.mark.slow
+def test_beam_run_inference(data):
+    """The same predictor as a Beam RunInference model handler on the DirectRunner (pip install "channelgradcam[beam]"):
+    the explanations.csv and ablation_images.csv rows equal explain_dataset's, byte for byte."""
+    beam = pytest.importorskip("apache_beam", reason='Apache Beam is its own extra (pip install "channelgradcam[beam]"): '
+                               "apache-beam 2.78 needs protobuf<7 and pyarrow<26, so it is not in dev")
+    from apache_beam.ml.inference.base import RunInference
+    from channelgradcam.dataset import _csv_rows, ablation_columns, explanation_columns
+    from channelgradcam.engines import ChannelGradCAMHandler
+    names = [f"ch{k}" for k in range(1, 6)]
+    lines = lambda f: (data / "one" / f).read_text().split("\n", 1)[1].splitlines()
+    one = lines("explanations.csv")
+    items = [(str(p), ["a", "b"].index(p.parent.name)) for p in sorted((data / "tiles").rglob("*.npy"))]
+    with beam.Pipeline("DirectRunner") as p:
+        (p | beam.Create(items) | RunInference(ChannelGradCAMHandler(str(data / "cnn.keras"), _settings(data)))
+           | beam.Map(lambda r: json.dumps(r.inference)) | beam.io.WriteToText(str(data / "beam" / "rows")))
+    got = [json.loads(line) for f in sorted((data / "beam").glob("rows*")) for line in f.read_text().splitlines()]
+    assert sorted(r["path"] for r in got) == sorted(p for p, _ in items) and len(got) == len(one)
+    assert sorted(_csv_rows([[r[c] for c in explanation_columns(names)] for r in got]).splitlines()) == sorted(one)
+    rest = ablation_columns(names, ["mean", "zero"])[4:]
+    abl = _csv_rows([[r["path"], r["label"], r["correct"], r["label_probability"], *[r[c] for c in rest]] for r in got])
+    assert sorted(abl.splitlines()) == sorted(lines("ablation_images.csv"))
