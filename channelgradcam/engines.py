@@ -14,7 +14,7 @@ import contextlib
 
 # %% auto #0
 __all__ = ['ENGINES', 'predictor_settings', 'ChannelGradCAMPredictor', 'check_engine', 'dask_client', 'committed_parts',
-           'dask_parts']
+           'dask_parts', 'explain_tiles']
 
 # %% ../nbs/12_engines.ipynb #5d83bd4f
 def predictor_settings(
@@ -262,3 +262,48 @@ def __getattr__(name):  # `engines.ChannelGradCAMHandler`: Beam is imported only
         globals()[name] = _beam_handler_class()
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# %% ../nbs/12_engines.ipynb #8bb494b2
+def _explain_block(
+    block,  # one block of tiles (n, H, W, C), as Dask gives it
+    predictor: ChannelGradCAMPredictor,
+) -> np.ndarray:
+    "(n, C + 4) float64: each tile's importance per band, predicted class, its probability, explained class, degenerate."
+    s = predictor.settings
+    b = predictor.engine.run(predictor.convert(block), s["target"], np.full(len(block), -1))
+    pred = b.outputs.argmax(1)
+    return np.column_stack([b.importance, pred, b.outputs[np.arange(len(pred)), pred], b.targets, b.degenerate]).astype(np.float64)
+
+# %% ../nbs/12_engines.ipynb #4c5f97ab
+_TILE_DIMS = ("tile", "y", "x", "band")
+
+def explain_tiles(
+    tiles,  # xarray.DataArray with dims (tile, y, x, band), numpy- or Dask-backed
+    model,  # a .keras/.h5 file or a run folder: each worker process loads it once
+    targets=None,  # the class index to explain; None: each tile's predicted class
+    scale=None,  # integer pixels: divide by this (e.g. 10000)
+    input_range=None,  # or map integer pixels' full range onto (low, high)
+    batch_size: int = 32,  # tiles per block (and per explainer call)
+    threads: int | None = None,  # TensorFlow threads per worker
+    output=None,  # the output of a multi-output model to explain (index or name)
+    precision: str = "float32",  # the explainer's compute
+):
+    "A lazy `xarray.Dataset` of the tiles' explanations: importance[tile, band], predicted, probability, target, degenerate."
+    import dask.array as da, xarray as xr
+    if not isinstance(tiles, xr.DataArray) or tuple(tiles.dims) != _TILE_DIMS:
+        raise ValueError(f"Expected an xarray.DataArray with dims {_TILE_DIMS}. Received: {type(tiles).__name__} with dims {getattr(tiles, 'dims', None)}")
+    if np.issubdtype(tiles.dtype, np.integer) and scale is None and input_range is None:
+        raise ValueError(f"Expected float pixels, or scale= / input_range= for integer ones. Received: tiles of dtype {tiles.dtype}")
+    C = tiles.sizes["band"]
+    names = [str(v) for v in tiles["band"].values] if "band" in tiles.coords else [f"ch{k + 1}" for k in range(C)]
+    settings = predictor_settings([], names, C, None, None, {"model_range": None, "scale": scale, "input_range": input_range},
+                                  targets, (), None, batch_size, threads, output, precision)
+    arr = da.asarray(tiles.data).rechunk((batch_size, -1, -1, -1))
+    packed = arr.map_blocks(_explain_block, ChannelGradCAMPredictor(str(model), settings), drop_axis=(2, 3),
+                            chunks=(arr.chunks[0], (C + 4,)), meta=np.empty((0, 0), np.float64))
+    coords = {k: v for k, v in tiles.coords.items() if set(v.dims) <= {"tile", "band"}}
+    return xr.Dataset({"importance": (("tile", "band"), packed[:, :C].astype(np.float32)),
+                       "predicted": ("tile", packed[:, C].astype(np.int64)),
+                       "probability": ("tile", packed[:, C + 1].astype(np.float32)),
+                       "target": ("tile", packed[:, C + 2].astype(np.int64)),
+                       "degenerate": ("tile", packed[:, C + 3].astype(bool))}, coords={**coords, "band": names})

@@ -195,3 +195,65 @@ def test_beam_run_inference(data):
     rest = ablation_columns(names, ["mean", "zero"])[4:]
     abl = _csv_rows([[r["path"], r["label"], r["correct"], r["label_probability"], *[r[c] for c in rest]] for r in got])
     assert sorted(abl.splitlines()) == sorted(lines("ablation_images.csv"))
+
+
+def _cube(data):
+    "The 20 tiles of `data` as one DataArray[tile, y, x, band] (tile: the file's path), and their paths and labels."
+    xr = pytest.importorskip("xarray")
+    paths = [str(p) for p in sorted((data / "tiles").rglob("*.npy"))]
+    cube = xr.DataArray(np.stack([np.load(p) for p in paths]), dims=("tile", "y", "x", "band"), coords={"tile": paths})
+    return cube, paths, [["a", "b"].index(Path(p).parent.name) for p in paths]
+
+
+def _predictor_rows(data, paths, labels):
+    from channelgradcam.engines import ChannelGradCAMPredictor
+    return ChannelGradCAMPredictor(str(data / "cnn.keras"), _settings(data)).predict(paths, labels)[0]
+
+
+def _same_as_rows(ds, rows):
+    "explain_tiles' Dataset holds the predictor's explanations.csv rows (path, predicted, probability, target, importance, degenerate)."
+    from channelgradcam.dataset import _csv_rows, _r6
+    got = [[t, "", "ab"[p], _r6(pr), "ab"[tg], *map(_r6, imp), bool(dg)] for t, p, pr, tg, imp, dg in zip(
+        ds.tile.values, ds.predicted.values, ds.probability.values, ds.target.values, ds.importance.values, ds.degenerate.values)]
+    assert _csv_rows(got) == _csv_rows([[r[0], "", *r[2:]] for r in rows])
+
+
+def test_explain_tiles_rows(data):
+    "A DataArray of the tiles, explained in blocks of 4 (Dask's threads here): the predictor's rows on the same pixels."
+    from channelgradcam.engines import explain_tiles
+    cube, paths, labels = _cube(data)
+    ds = explain_tiles(cube, data / "cnn.keras", batch_size=4)
+    assert ds.importance.dims == ("tile", "band") and list(ds.band.values) == [f"ch{k}" for k in range(1, 6)]
+    assert ds.importance.data.chunks == ((4,) * 5, (5,))  # lazy: one block per 4 tiles
+    _same_as_rows(ds.compute(), _predictor_rows(data, paths, labels))
+
+
+def test_explain_tiles_builds_without_tensorflow(data):
+    "Building the Dataset runs nothing (map_blocks has meta=): TensorFlow is not even imported in the driver."
+    pytest.importorskip("xarray")
+    code = ("import sys, numpy as np, xarray as xr\nfrom channelgradcam.engines import explain_tiles\n"
+            "cube = xr.DataArray(np.zeros((6, 32, 32, 5), np.float32), dims=('tile', 'y', 'x', 'band'))\n"
+            f"ds = explain_tiles(cube, {str(data / 'cnn.keras')!r}, batch_size=4)\n"
+            "print(ds.importance.shape, 'tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=300)
+    assert r.returncode == 0 and r.stdout.split() == ["(6,", "5)", "False"], r.stderr[-3000:]
+
+
+def test_explain_tiles_bad_input(data):
+    from channelgradcam.engines import explain_tiles
+    cube, _, _ = _cube(data)
+    with pytest.raises(ValueError, match=r"Expected an xarray.DataArray with dims \('tile', 'y', 'x', 'band'\). Received: ndarray"):
+        explain_tiles(cube.values, data / "cnn.keras")
+    with pytest.raises(ValueError, match=r"Received: DataArray with dims \('tile', 'band', 'y', 'x'\)"):
+        explain_tiles(cube.transpose("tile", "band", "y", "x"), data / "cnn.keras")
+    with pytest.raises(ValueError, match="scale= / input_range= for integer ones. Received: tiles of dtype uint16"):
+        explain_tiles((cube * 10000).astype(np.uint16), data / "cnn.keras")
+
+
+@pytest.mark.slow
+def test_explain_tiles_on_cluster(data, client):
+    "The same Dataset computed on a LocalCluster's two workers (each builds the explainer once from the model file)."
+    from channelgradcam.engines import explain_tiles
+    cube, paths, labels = _cube(data)
+    ds = client.compute(explain_tiles(cube, data / "cnn.keras", batch_size=4)).result()
+    _same_as_rows(ds, _predictor_rows(data, paths, labels))
