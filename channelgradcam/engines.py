@@ -199,7 +199,8 @@ def committed_parts(
 
 def dask_parts(client, predictor, found, part, start: int, batch_size: int, dest, bar=None, callback=None):
     """Explain rows `start:` of `part` (indices into `found`) as Dask tasks of `batch_size` images, each writing one
-    part into `dest` (None: rows come back in memory); parts already there are skipped (resume). Yields
+    part into `dest` (None: rows come back in memory); parts already there are skipped (resume). At most two tasks per
+    worker thread are submitted ahead, so a million-image folder never holds a million futures. Yields
     (texts, n, dtypes) per part in row order once every task is done."""
     from distributed import as_completed
     have = {a: v for a, v in committed_parts(dest).items() if a >= start} if dest is not None else {}
@@ -207,17 +208,24 @@ def dask_parts(client, predictor, found, part, start: int, batch_size: int, dest
     for a, (b, _) in have.items(): covered[a:b] = True
     todo = np.flatnonzero(~covered[start:]) + start
     runs = np.split(todo, np.flatnonzero(np.diff(todo) != 1) + 1) if len(todo) else []
-    chunks = [(int(r[s]), int(r[min(s + batch_size, len(r)) - 1]) + 1) for r in runs for s in range(0, len(r), batch_size)]
+    chunks = iter([(int(r[s]), int(r[min(s + batch_size, len(r)) - 1]) + 1) for r in runs for s in range(0, len(r), batch_size)])
     if dest is not None: Path(dest).mkdir(parents=True, exist_ok=True)
     done = int(covered[start:].sum())
     if bar is not None and done: bar.update(done)
-    futures = {client.submit(_explain_part, predictor, [found.paths[i] for i in part[a:b]], found.labels[part[a:b]].tolist(),
-                             None if dest is None else str(dest), _part_name(a, b), pure=False): (a, b) for a, b in chunks}
+    futures, queue = {}, as_completed()
+    def submit_ahead():  # the cluster may grow or shrink: its thread count is asked each time
+        while len(futures) < 2 * max(1, sum(client.nthreads().values())) and (ab := next(chunks, None)):
+            a, b = ab
+            f = client.submit(_explain_part, predictor, [found.paths[i] for i in part[a:b]], found.labels[part[a:b]].tolist(),
+                              None if dest is None else str(dest), _part_name(a, b), pure=False)
+            futures[f] = ab; queue.add(f)
     results = {}
     try:
-        for f in as_completed(futures):
-            a, b = futures[f]
+        submit_ahead()
+        for f in queue:
+            a, b = futures.pop(f)
             results[a] = f.result()  # a task's error (an unreadable image) is raised here
+            submit_ahead()
             done += b - a
             if bar is not None: bar.update(b - a)
             if callback is not None: callback(start + done, len(part))

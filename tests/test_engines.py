@@ -64,6 +64,15 @@ def test_unknown_engine_and_unreachable_scheduler(data):
     assert not (data / "bad2").exists()
 
 
+def test_dask_refuses_figures_and_maps(data):
+    "Per-image figures and saved maps are the one-process run's: with --engine dask, one line saying so, nothing written."
+    for flag in (["--figures", "2"], ["--save-maps"]):
+        r = _cli("explain", "--model", data / "cnn.keras", data / "tiles", "--out", data / "bad4", "--engine", "dask", *flag)
+        assert r.returncode == 1 and "figures=0 and save_maps=False with engine='dask'" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (data / "bad4").exists()
+
+
 def test_dask_extra_missing(data):
     code = ("import sys; sys.modules['distributed'] = None\n"
             "from channelgradcam.cli import main\n"
@@ -257,3 +266,15 @@ def test_explain_tiles_on_cluster(data, client):
     cube, paths, labels = _cube(data)
     ds = client.compute(explain_tiles(cube, data / "cnn.keras", batch_size=4)).result()
     _same_as_rows(ds, _predictor_rows(data, paths, labels))
+
+
+@pytest.mark.slow
+def test_dask_queue_bounded(data, client):
+    "20 one-image tasks on 2 worker threads: at most 2 per thread are submitted ahead (not all 20 at once); rows all there."
+    from channelgradcam.dataset import explain_dataset
+    seen = []
+    def count(done, total): seen.append(client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
+    run = explain_dataset(data / "cnn.keras", data / "tiles", out=data / "queue", engine="dask", scheduler=client,
+                          callback=count, **{**KW, "batch_size": 1})
+    assert len(seen) == 20 and max(seen) <= 6, seen
+    assert sorted(run.table["path"]) == sorted(str(p) for p in (data / "tiles").rglob("*.npy"))
