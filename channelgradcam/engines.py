@@ -14,7 +14,7 @@ import contextlib
 
 # %% auto #0
 __all__ = ['ENGINES', 'predictor_settings', 'ChannelGradCAMPredictor', 'check_engine', 'dask_client', 'committed_parts',
-           'dask_parts']
+           'dask_parts', 'explain_tiles']
 
 # %% ../nbs/12_engines.ipynb #5d83bd4f
 def predictor_settings(
@@ -87,12 +87,16 @@ class ChannelGradCAMPredictor:
             self._engine = _BUILT[key]
         return self._engine
 
+    def convert(self, pixels) -> np.ndarray:
+        "Read pixels as the model's float32 ones, under the settings' value policy (`dataset.value_policy`)."
+        from channelgradcam.batches import value_policy
+        return value_policy(**self.settings["value_policy"])[0](pixels)
+
     def reader(self, paths):
         "A `batches.ImageReader` of `paths` under the settings' value policy."
-        from channelgradcam.batches import ImageReader, value_policy
+        from channelgradcam.batches import ImageReader
         s = self.settings
-        convert, _ = value_policy(**s["value_policy"])
-        return ImageReader(list(paths), tuple(s["size"]) if s["size"] else None, s["channels"], s["channel_axis"], convert)
+        return ImageReader(list(paths), tuple(s["size"]) if s["size"] else None, s["channels"], s["channel_axis"], self.convert)
 
     def predict(self,
                 paths,  # the batch's image files
@@ -204,7 +208,8 @@ def committed_parts(
 
 def dask_parts(client, predictor, found, part, start: int, batch_size: int, dest, bar=None, callback=None):
     """Explain rows `start:` of `part` (indices into `found`) as Dask tasks of `batch_size` images, each writing one
-    part into `dest` (None: rows come back in memory); parts already there are skipped (resume). Yields
+    part into `dest` (None: rows come back in memory); parts already there are skipped (resume). At most two tasks per
+    worker thread are submitted ahead, so a million-image folder never holds a million futures. Yields
     (texts, n, dtypes) per part in row order once every task is done."""
     from distributed import as_completed
     have = {a: v for a, v in committed_parts(dest).items() if a >= start} if dest is not None else {}
@@ -212,17 +217,24 @@ def dask_parts(client, predictor, found, part, start: int, batch_size: int, dest
     for a, (b, _) in have.items(): covered[a:b] = True
     todo = np.flatnonzero(~covered[start:]) + start
     runs = np.split(todo, np.flatnonzero(np.diff(todo) != 1) + 1) if len(todo) else []
-    chunks = [(int(r[s]), int(r[min(s + batch_size, len(r)) - 1]) + 1) for r in runs for s in range(0, len(r), batch_size)]
+    chunks = iter([(int(r[s]), int(r[min(s + batch_size, len(r)) - 1]) + 1) for r in runs for s in range(0, len(r), batch_size)])
     if dest is not None: Path(dest).mkdir(parents=True, exist_ok=True)
     done = int(covered[start:].sum())
     if bar is not None and done: bar.update(done)
-    futures = {client.submit(_explain_part, predictor, [found.paths[i] for i in part[a:b]], found.labels[part[a:b]].tolist(),
-                             None if dest is None else str(dest), _part_name(a, b), pure=False): (a, b) for a, b in chunks}
+    futures, queue = {}, as_completed()
+    def submit_ahead():  # the cluster may grow or shrink: its thread count is asked each time
+        while len(futures) < 2 * max(1, sum(client.nthreads().values())) and (ab := next(chunks, None)):
+            a, b = ab
+            f = client.submit(_explain_part, predictor, [found.paths[i] for i in part[a:b]], found.labels[part[a:b]].tolist(),
+                              None if dest is None else str(dest), _part_name(a, b), pure=False)
+            futures[f] = ab; queue.add(f)
     results = {}
     try:
-        for f in as_completed(futures):
-            a, b = futures[f]
+        submit_ahead()
+        for f in queue:
+            a, b = futures.pop(f)
             results[a] = f.result()  # a task's error (an unreadable image) is raised here
+            submit_ahead()
             done += b - a
             if bar is not None: bar.update(b - a)
             if callback is not None: callback(start + done, len(part))
@@ -236,3 +248,79 @@ def dask_parts(client, predictor, found, part, start: int, batch_size: int, dest
         texts = r["texts"] or {k: (Path(dest) / f"{_part_name(a, b)}.{k}").read_text(encoding="utf-8")
                                for k in ("explanations.csv", "ablation_images.csv")}
         yield texts, r["n"], r["dtypes"]
+
+# %% ../nbs/12_engines.ipynb #d8a86037
+def _beam_handler_class():
+    "The class `ChannelGradCAMHandler` (a Beam `ModelHandler`), built when it is first asked for."
+    try: from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+    except ImportError:
+        raise ImportError('Expected Apache Beam for ChannelGradCAMHandler: pip install "channelgradcam[beam]". '
+                          "Received: no module named 'apache_beam'") from None
+
+    class ChannelGradCAMHandler(ModelHandler):
+        "A Beam `RunInference` model handler: elements (path, class index or -1) → rows of `explain_dataset`."
+        def __init__(self, model, settings: dict):
+            super().__init__()
+            self.model, self.settings = model, dict(settings)
+        def load_model(self): return ChannelGradCAMPredictor(self.model, self.settings)
+        def batch_elements_kwargs(self):  # explain_dataset's batches: TensorFlow's sums can differ in the last digit by batch
+            return {"min_batch_size": self.settings["batch_size"], "max_batch_size": self.settings["batch_size"]}
+        def run_inference(self, batch, model, inference_args=None):
+            paths, labels = zip(*batch)
+            cols = model({"path": np.asarray(paths, object), "label": np.asarray(labels, np.int64)})
+            item = lambda v: v.item() if hasattr(v, "item") else v
+            return [PredictionResult(e, {k: item(v[i]) for k, v in cols.items()}) for i, e in enumerate(batch)]
+
+    ChannelGradCAMHandler.__module__ = __name__  # pickled by reference: workers import it from here
+    return ChannelGradCAMHandler
+
+def __getattr__(name):  # `engines.ChannelGradCAMHandler`: Beam is imported only when it is asked for
+    if name == "ChannelGradCAMHandler":
+        globals()[name] = _beam_handler_class()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# %% ../nbs/12_engines.ipynb #8bb494b2
+def _explain_block(
+    block,  # one block of tiles (n, H, W, C), as Dask gives it
+    predictor: ChannelGradCAMPredictor,
+) -> np.ndarray:
+    "(n, C + 4) float64: each tile's importance per band, predicted class, its probability, explained class, degenerate."
+    s = predictor.settings
+    b = predictor.engine.run(predictor.convert(block), s["target"], np.full(len(block), -1))
+    pred = b.outputs.argmax(1)
+    return np.column_stack([b.importance, pred, b.outputs[np.arange(len(pred)), pred], b.targets, b.degenerate]).astype(np.float64)
+
+# %% ../nbs/12_engines.ipynb #4c5f97ab
+_TILE_DIMS = ("tile", "y", "x", "band")
+
+def explain_tiles(
+    tiles,  # xarray.DataArray with dims (tile, y, x, band), numpy- or Dask-backed
+    model,  # a .keras/.h5 file or a run folder: each worker process loads it once
+    targets=None,  # the class index to explain; None: each tile's predicted class
+    scale=None,  # integer pixels: divide by this (e.g. 10000)
+    input_range=None,  # or map integer pixels' full range onto (low, high)
+    batch_size: int = 32,  # tiles per block (and per explainer call)
+    threads: int | None = None,  # TensorFlow threads per worker
+    output=None,  # the output of a multi-output model to explain (index or name)
+    precision: str = "float32",  # the explainer's compute
+):
+    "A lazy `xarray.Dataset` of the tiles' explanations: importance[tile, band], predicted, probability, target, degenerate."
+    import dask.array as da, xarray as xr
+    if not isinstance(tiles, xr.DataArray) or tuple(tiles.dims) != _TILE_DIMS:
+        raise ValueError(f"Expected an xarray.DataArray with dims {_TILE_DIMS}. Received: {type(tiles).__name__} with dims {getattr(tiles, 'dims', None)}")
+    if np.issubdtype(tiles.dtype, np.integer) and scale is None and input_range is None:
+        raise ValueError(f"Expected float pixels, or scale= / input_range= for integer ones. Received: tiles of dtype {tiles.dtype}")
+    C = tiles.sizes["band"]
+    names = [str(v) for v in tiles["band"].values] if "band" in tiles.coords else [f"ch{k + 1}" for k in range(C)]
+    settings = predictor_settings([], names, C, None, None, {"model_range": None, "scale": scale, "input_range": input_range},
+                                  targets, (), None, batch_size, threads, output, precision)
+    arr = da.asarray(tiles.data).rechunk((batch_size, -1, -1, -1))
+    packed = arr.map_blocks(_explain_block, ChannelGradCAMPredictor(str(model), settings), drop_axis=(2, 3),
+                            chunks=(arr.chunks[0], (C + 4,)), meta=np.empty((0, 0), np.float64))
+    coords = {k: v for k, v in tiles.coords.items() if set(v.dims) <= {"tile", "band"}}
+    return xr.Dataset({"importance": (("tile", "band"), packed[:, :C].astype(np.float32)),
+                       "predicted": ("tile", packed[:, C].astype(np.int64)),
+                       "probability": ("tile", packed[:, C + 1].astype(np.float32)),
+                       "target": ("tile", packed[:, C + 2].astype(np.int64)),
+                       "degenerate": ("tile", packed[:, C + 3].astype(bool))}, coords={**coords, "band": names})

@@ -64,6 +64,15 @@ def test_unknown_engine_and_unreachable_scheduler(data):
     assert not (data / "bad2").exists()
 
 
+def test_dask_refuses_figures_and_maps(data):
+    "Per-image figures and saved maps are the one-process run's: with --engine dask, one line saying so, nothing written."
+    for flag in (["--figures", "2"], ["--save-maps"]):
+        r = _cli("explain", "--model", data / "cnn.keras", data / "tiles", "--out", data / "bad4", "--engine", "dask", *flag)
+        assert r.returncode == 1 and "figures=0 and save_maps=False with engine='dask'" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (data / "bad4").exists()
+
+
 def test_dask_extra_missing(data):
     code = ("import sys; sys.modules['distributed'] = None\n"
             "from channelgradcam.cli import main\n"
@@ -154,3 +163,118 @@ def test_ray_map_batches(data):
     text = csv_rows([[r[c].item() if hasattr(r[c], "item") else r[c] for c in cols] for r in got])
     want = (data / "one" / "explanations.csv").read_text().split("\n", 1)[1]
     assert [l for l in text.splitlines() if l not in want.splitlines()] == [], [l for l in want.splitlines() if l not in text.splitlines()]  # byte for byte
+
+
+def _settings(data):
+    "The predictor settings of the one-process run in `data / 'one'` (as a user builds them from its run.json)."
+    from channelgradcam.engines import predictor_settings
+    run = json.loads((data / "one" / "run.json").read_text())
+    return predictor_settings(["a", "b"], [f"ch{k}" for k in range(1, 6)], 5, (32, 32),
+                              value_policy={"model_range": None, "scale": None}, baselines=["mean", "zero"],
+                              dataset_mean=run["dataset_mean"], batch_size=4)
+
+
+def test_beam_handler_without_beam(monkeypatch):
+    "Asking for the Beam handler where Beam is not installed: one line saying how to install it."
+    for name in [m for m in sys.modules if m.split(".")[0] == "apache_beam"] + ["apache_beam"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    from channelgradcam import engines
+    with pytest.raises(ImportError, match=r'pip install "channelgradcam\[beam\]"'): engines._beam_handler_class()
+
+
+@pytest.mark.slow
+def test_beam_run_inference(data):
+    """The same predictor as a Beam RunInference model handler on the DirectRunner (pip install "channelgradcam[beam]"):
+    the explanations.csv and ablation_images.csv rows equal explain_dataset's, byte for byte."""
+    beam = pytest.importorskip("apache_beam", reason='Apache Beam is its own extra (pip install "channelgradcam[beam]"): '
+                               "apache-beam 2.78 needs protobuf<7 and pyarrow<26, so it is not in dev")
+    from apache_beam.ml.inference.base import RunInference
+    from channelgradcam.dataset import _csv_rows, ablation_columns, explanation_columns
+    from channelgradcam.engines import ChannelGradCAMHandler
+    names = [f"ch{k}" for k in range(1, 6)]
+    lines = lambda f: (data / "one" / f).read_text().split("\n", 1)[1].splitlines()
+    one = lines("explanations.csv")
+    items = [(str(p), ["a", "b"].index(p.parent.name)) for p in sorted((data / "tiles").rglob("*.npy"))]
+    with beam.Pipeline("DirectRunner") as p:
+        (p | beam.Create(items) | RunInference(ChannelGradCAMHandler(str(data / "cnn.keras"), _settings(data)))
+           | beam.Map(lambda r: json.dumps(r.inference)) | beam.io.WriteToText(str(data / "beam" / "rows")))
+    got = [json.loads(line) for f in sorted((data / "beam").glob("rows*")) for line in f.read_text().splitlines()]
+    assert sorted(r["path"] for r in got) == sorted(p for p, _ in items) and len(got) == len(one)
+    assert sorted(_csv_rows([[r[c] for c in explanation_columns(names)] for r in got]).splitlines()) == sorted(one)
+    rest = ablation_columns(names, ["mean", "zero"])[4:]
+    abl = _csv_rows([[r["path"], r["label"], r["correct"], r["label_probability"], *[r[c] for c in rest]] for r in got])
+    assert sorted(abl.splitlines()) == sorted(lines("ablation_images.csv"))
+
+
+def _cube(data):
+    "The 20 tiles of `data` as one DataArray[tile, y, x, band] (tile: the file's path), and their paths and labels."
+    xr = pytest.importorskip("xarray")
+    paths = [str(p) for p in sorted((data / "tiles").rglob("*.npy"))]
+    cube = xr.DataArray(np.stack([np.load(p) for p in paths]), dims=("tile", "y", "x", "band"), coords={"tile": paths})
+    return cube, paths, [["a", "b"].index(Path(p).parent.name) for p in paths]
+
+
+def _predictor_rows(data, paths, labels):
+    from channelgradcam.engines import ChannelGradCAMPredictor
+    return ChannelGradCAMPredictor(str(data / "cnn.keras"), _settings(data)).predict(paths, labels)[0]
+
+
+def _same_as_rows(ds, rows):
+    "explain_tiles' Dataset holds the predictor's explanations.csv rows (path, predicted, probability, target, importance, degenerate)."
+    from channelgradcam.dataset import _csv_rows, _r6
+    got = [[t, "", "ab"[p], _r6(pr), "ab"[tg], *map(_r6, imp), bool(dg)] for t, p, pr, tg, imp, dg in zip(
+        ds.tile.values, ds.predicted.values, ds.probability.values, ds.target.values, ds.importance.values, ds.degenerate.values)]
+    assert _csv_rows(got) == _csv_rows([[r[0], "", *r[2:]] for r in rows])
+
+
+def test_explain_tiles_rows(data):
+    "A DataArray of the tiles, explained in blocks of 4 (Dask's threads here): the predictor's rows on the same pixels."
+    from channelgradcam.engines import explain_tiles
+    cube, paths, labels = _cube(data)
+    ds = explain_tiles(cube, data / "cnn.keras", batch_size=4)
+    assert ds.importance.dims == ("tile", "band") and list(ds.band.values) == [f"ch{k}" for k in range(1, 6)]
+    assert ds.importance.data.chunks == ((4,) * 5, (5,))  # lazy: one block per 4 tiles
+    _same_as_rows(ds.compute(), _predictor_rows(data, paths, labels))
+
+
+def test_explain_tiles_builds_without_tensorflow(data):
+    "Building the Dataset runs nothing (map_blocks has meta=): TensorFlow is not even imported in the driver."
+    pytest.importorskip("xarray")
+    code = ("import sys, numpy as np, xarray as xr\nfrom channelgradcam.engines import explain_tiles\n"
+            "cube = xr.DataArray(np.zeros((6, 32, 32, 5), np.float32), dims=('tile', 'y', 'x', 'band'))\n"
+            f"ds = explain_tiles(cube, {str(data / 'cnn.keras')!r}, batch_size=4)\n"
+            "print(ds.importance.shape, 'tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=300)
+    assert r.returncode == 0 and r.stdout.split() == ["(6,", "5)", "False"], r.stderr[-3000:]
+
+
+def test_explain_tiles_bad_input(data):
+    from channelgradcam.engines import explain_tiles
+    cube, _, _ = _cube(data)
+    with pytest.raises(ValueError, match=r"Expected an xarray.DataArray with dims \('tile', 'y', 'x', 'band'\). Received: ndarray"):
+        explain_tiles(cube.values, data / "cnn.keras")
+    with pytest.raises(ValueError, match=r"Received: DataArray with dims \('tile', 'band', 'y', 'x'\)"):
+        explain_tiles(cube.transpose("tile", "band", "y", "x"), data / "cnn.keras")
+    with pytest.raises(ValueError, match="scale= / input_range= for integer ones. Received: tiles of dtype uint16"):
+        explain_tiles((cube * 10000).astype(np.uint16), data / "cnn.keras")
+
+
+@pytest.mark.slow
+def test_explain_tiles_on_cluster(data, client):
+    "The same Dataset computed on a LocalCluster's two workers (each builds the explainer once from the model file)."
+    from channelgradcam.engines import explain_tiles
+    cube, paths, labels = _cube(data)
+    ds = client.compute(explain_tiles(cube, data / "cnn.keras", batch_size=4)).result()
+    _same_as_rows(ds, _predictor_rows(data, paths, labels))
+
+
+@pytest.mark.slow
+def test_dask_queue_bounded(data, client):
+    "20 one-image tasks on 2 worker threads: at most 2 per thread are submitted ahead (not all 20 at once); rows all there."
+    from channelgradcam.dataset import explain_dataset
+    seen = []
+    def count(done, total): seen.append(client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
+    run = explain_dataset(data / "cnn.keras", data / "tiles", out=data / "queue", engine="dask", scheduler=client,
+                          callback=count, **{**KW, "batch_size": 1})
+    assert len(seen) == 20 and max(seen) <= 6, seen
+    assert sorted(run.table["path"]) == sorted(str(p) for p in (data / "tiles").rglob("*.npy"))
