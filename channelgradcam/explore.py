@@ -302,10 +302,14 @@ def _css_size(fig):
     return tuple(int(round(v)) for v in fig.get_size_inches() * fig.dpi)
 
 def _show_png(view, png, fig):
-    "Put a picture into an Image widget at the figure's natural size (smaller on a narrow page), never stretched."
+    "Put a picture into an Image widget at the figure's natural size: never stretched, never shrunk (its text stays legible)."
     w, _ = _css_size(fig)
-    view.layout.width, view.layout.max_width, view.layout.height = f"{w}px", "100%", "auto"
+    view.layout.width, view.layout.min_width, view.layout.height = f"{w}px", f"{w}px", "auto"
     view.value = png
+
+def _scroller(view):
+    "A box as wide as the page around a picture: a picture wider than a narrow page (a phone) scrolls sideways in it."
+    return widgets.Box([view], layout=widgets.Layout(width="100%", overflow="auto hidden"))
 
 @patch(as_prop=True)
 def target(self:Explorer):
@@ -401,7 +405,7 @@ def _build_image_view(self:Explorer):
     _show_png(self.view, self.png, self.figure)
     for k, w in c.items(): w.observe(lambda ch, k=k: self._changed(k, ch["new"]), names="value")
     return widgets.VBox([_row([c["index"], c["target"], c["method"], c["layer"]]),
-                         _row([c["alpha"], c["sigma"], c["smoothgrad"], self.status]), self.view])
+                         _row([c["alpha"], c["sigma"], c["smoothgrad"], self.status]), _scroller(self.view)])
 
 @patch
 def _changed(self:Explorer, key, value):
@@ -541,7 +545,7 @@ def _build_dataset_view(self:Explorer):
     self.gallery_caption = widgets.HTML("")
     self.gallery_box = widgets.Box([], layout=widgets.Layout(display="flex", flex_flow="row wrap", width="100%"))
     self._dataset_ready = False
-    return widgets.VBox([_row([*self.dataset_controls.values(), self.dataset_status]), self.summary_view, self.summary_text,
+    return widgets.VBox([_row([*self.dataset_controls.values(), self.dataset_status]), _scroller(self.summary_view), self.summary_text,
                          self.gallery_caption, self.gallery_box])
 
 @patch
@@ -581,14 +585,18 @@ def _draw_dataset(self:Explorer):
     cells = []
     for i in self.gallery:
         name = Path(self.paths[i]).name if self.paths is not None else f"image {i}"
-        button = widgets.Button(description=f"{imp[i]:.0%} · {name}", tooltip=f"open image {i}: {name} ({groups[i]})",
-                                layout=widgets.Layout(width="100px"))
-        button.on_click(lambda _, i=i: self.open(i))
-        thumb = widgets.Image(value=self._thumbnail(i), format="png", layout=widgets.Layout(width="96px", height="auto"))
-        cells.append(widgets.VBox([thumb, button], layout=widgets.Layout(width="104px", margin="2px", align_items="center")))
+        tip = f"open image {i}: {name} ({groups[i]})"   # the full name on hover, over the picture and its caption
+        thumb = widgets.Image(value=self._thumbnail(i), format="png",
+                              layout=widgets.Layout(width="96px", height="auto", grid_area="1 / 1"))
+        cover = widgets.Button(tooltip=tip, layout=widgets.Layout(width="100%", height="100%", grid_area="1 / 1", margin="0"))
+        cover.style.button_color = "transparent"         # a clear button over the picture: a click on it opens the image
+        button = widgets.Button(description=f"{imp[i]:.0%} · {name}", tooltip=tip, layout=widgets.Layout(width="100px"))
+        for b in (cover, button): b.on_click(lambda _, i=i: self.open(i))
+        picture = widgets.GridBox([thumb, cover], layout=widgets.Layout(grid_template_columns="100px", justify_items="center"))
+        cells.append(widgets.VBox([picture, button], layout=widgets.Layout(width="104px", margin="2px", align_items="center")))
     self.gallery_box.children = cells
     for cell in old:
-        for w in (*cell.children, cell): w.close()
+        for w in _descendants(cell): w.close()
     # the caption changes last: a page that shows it already shows the new thumbnails (a click on an old, closed one
     # would be lost)
     self.gallery_caption.value = (f"Images of <b>{escape(str(ds['group']))}</b> by <b>{escape(str(ds['channel']))}</b> importance, {ds['order']} first "
