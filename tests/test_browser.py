@@ -314,7 +314,8 @@ def _dataset_view(page, scope, out, where, pick_group, sort_channel):
     page.screenshot(path=out / "page_dataset.png", full_page=True)
 
     _, index, title = g[-1]  # a click on its picture (the thumbnail, not its caption) opens it
-    scope.locator(f'.widget-gridbox:has(.widget-button[title="{title}"]) img').first.click(force=True)
+    cell = scope.locator(f'.widget-vbox:has(> .widget-button[title="{title}"])')  # its picture and caption button
+    cell.locator("img").first.click(force=True)  # force: a mouse click at its centre, whatever lies on top takes it
     page.wait_for_selector(".widget-slider .noUi-handle", state="visible", timeout=CHANGE_S * 1000)
     new = _changed_shot(scope, image_shot) if str(index) != shown else _shot(scope, CHANGE_S)
     assert new is not None, f"{where}: clicking {title!r} did not show image {index} in the image tab"
