@@ -49,11 +49,13 @@ def _results_folder(images):
     p = Path(items[0]).expanduser()
     return p if (p / "run.json").is_file() and (p / "explanations.csv").is_file() else None
 
+# %% ../nbs/09_explore.ipynb #253670b7
 def _is_paths(images) -> bool:
     "Whether `images` names files (a path, or a list of paths) rather than holding pixels."
     if isinstance(images, (str, os.PathLike)): return True
     return isinstance(images, (list, tuple)) and len(images) > 0 and all(isinstance(p, (str, os.PathLike)) for p in images)
 
+# %% ../nbs/09_explore.ipynb #8e811d78
 def _resolve(path, folder: Path) -> str:
     "A results table's path: as written if it exists, else inside or beside the results folder (else as written)."
     p = Path(path).expanduser()
@@ -85,6 +87,7 @@ class _Inputs:
     table: pd.DataFrame | None = None  # its per-image table (explanations.csv)
     summary: pd.DataFrame | None = None  # its per-class summary
 
+# %% ../nbs/09_explore.ipynb #9e3df4c1
 def _inputs(images, # array, files/folders/@lists, or a results folder
             K:int, # the model's outputs
             C:int, # the model's channels
@@ -120,6 +123,7 @@ _METHODS = {  # name: how to build its explainer, whether it takes a layer, whet
 }
 _CONTROLS = ("index", "target", "method", "layer", "alpha", "sigma", "smoothgrad")
 
+# %% ../nbs/09_explore.ipynb #c6a93939
 class Explorer:
     "Per-channel (ChannelGradCAM) and layer (LayerCAM, GradCAM) maps of a model's images, per image and per class."
     methods = _METHODS  # the methods offered, and whether each takes a layer or SmoothGrad samples
@@ -157,17 +161,7 @@ class Explorer:
         src = _inputs(images, K, C, class_names if class_names is not None else rec.get("classes"), scale, value_range)
         self._x, self.paths, self.results, self._table, self._summary = src.x, src.paths, src.results, src.table, src.summary
         self.channel_axis = channel_axis
-        names = class_names if class_names is not None else src.classes
-        self.class_names = None if names is None else [str(c) for c in names]
-        if self.class_names is not None and len(self.class_names) != K:
-            raise ValueError(f"Expected {K} class names, one per output of the model. Received: class_names={self.class_names!r}")
-        self.classes = self.class_names or [str(k) for k in range(K)]
-        self.channel_names = name_channels(next((n for n in (channel_names, src.channels, rec.get("channel_names")) if n is not None), None), C)
-        if self._table is not None and src.channels != self.channel_names:  # the results' columns in our names
-            self._table = self._table.rename(columns={f"importance_{a}": f"importance_{b}" for a, b in zip(src.channels, self.channel_names)})
-            self._summary = self._summary.replace({"channel": dict(zip(src.channels, self.channel_names))})
-        lab = labels if labels is not None else src.labels
-        self.labels = None if lab is None else self._label_indices(lab)
+        self._name(src, labels, class_names, channel_names, rec)
         self.layers = _conv_layers(model)
         self.batch_size, self.cache_size, self.n_smoothgrad = int(batch_size), int(cache_size), int(smoothgrad)
         self.rgb, self.size, self.dpi, self.pixel_ratio, self.thumbnails = rgb, size, dpi, pixel_ratio, int(thumbnails)
@@ -181,32 +175,57 @@ class Explorer:
         self.gallery, self.summary_figure = [], None
         self.render()
 
-    def __len__(self): return len(self._x) if self._x is not None else len(self.paths)
+# %% ../nbs/09_explore.ipynb #a16e001d
+@patch
+def _name(self:Explorer, src, labels, class_names, channel_names, rec):
+    "Class names, channel names and true labels: given, else what the inputs or the training run say (a results table renamed to them)."
+    names = class_names if class_names is not None else src.classes
+    self.class_names = None if names is None else [str(c) for c in names]
+    if self.class_names is not None and len(self.class_names) != self.K:
+        raise ValueError(f"Expected {self.K} class names, one per output of the model. Received: class_names={self.class_names!r}")
+    self.classes = self.class_names or [str(k) for k in range(self.K)]
+    self.channel_names = name_channels(next((n for n in (channel_names, src.channels, rec.get("channel_names")) if n is not None), None),
+                                       self.input_shape[2])
+    if self._table is not None and src.channels != self.channel_names:  # the results' columns in our names
+        self._table = self._table.rename(columns={f"importance_{a}": f"importance_{b}" for a, b in zip(src.channels, self.channel_names)})
+        self._summary = self._summary.replace({"channel": dict(zip(src.channels, self.channel_names))})
+    lab = labels if labels is not None else src.labels
+    self.labels = None if lab is None else self._label_indices(lab)
 
-    def __repr__(self):
-        return (f"Explorer({len(self)} images, {self.K} classes, channels {self.channel_names}"
-                f"{', results ' + str(self.results) if self.results is not None else ''})")
+# %% ../nbs/09_explore.ipynb #f630fd05
+@patch
+def __len__(self:Explorer): return len(self._x) if self._x is not None else len(self.paths)
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+@patch
+def __repr__(self:Explorer):
+    return (f"Explorer({len(self)} images, {self.K} classes, channels {self.channel_names}"
+            f"{', results ' + str(self.results) if self.results is not None else ''})")
 
-    def _status(self, text):
-        "Say what the explorer is doing, in the page's status line (when the widgets are shown)."
-        if self.app is not None: self.app.status.value = text
+@patch
+def _repr_mimebundle_(self:Explorer, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
-    def _label_indices(self, labels):
-        "True labels as class indices (-1 unknown), from indices or names."
-        fold = {c.casefold(): k for k, c in reversed(list(enumerate(self.classes)))}
-        out = []
-        for v in labels:
-            if isinstance(v, str): k = -1 if v == "" else fold.get(v.casefold(), int(v) if v.isdigit() else None)
-            else: k = -1 if v is None else int(v)
-            if k is None or not -1 <= k < self.K:
-                raise ValueError(f"Expected each label to be a class of the model {self.classes} (a name or an index; "
-                                 f"-1 or '' for unknown). Received: label {v!r}")
-            out.append(k)
-        if len(out) != len(self):
-            raise ValueError(f"Expected one label per image ({len(self)}). Received: {len(out)} labels")
-        return np.asarray(out, np.int64)
+# %% ../nbs/09_explore.ipynb #e06d3a9d
+@patch
+def _status(self:Explorer, text):
+    "Say what the explorer is doing, in the page's status line (when the widgets are shown)."
+    if self.app is not None: self.app.status.value = text
+
+# %% ../nbs/09_explore.ipynb #20c74f12
+@patch
+def _label_indices(self:Explorer, labels):
+    "True labels as class indices (-1 unknown), from indices or names."
+    fold = {c.casefold(): k for k, c in reversed(list(enumerate(self.classes)))}
+    out = []
+    for v in labels:
+        if isinstance(v, str): k = -1 if v == "" else fold.get(v.casefold(), int(v) if v.isdigit() else None)
+        else: k = -1 if v is None else int(v)
+        if k is None or not -1 <= k < self.K:
+            raise ValueError(f"Expected each label to be a class of the model {self.classes} (a name or an index; "
+                             f"-1 or '' for unknown). Received: label {v!r}")
+        out.append(k)
+    if len(out) != len(self):
+        raise ValueError(f"Expected one label per image ({len(self)}). Received: {len(out)} labels")
+    return np.asarray(out, np.int64)
 
 # %% ../nbs/09_explore.ipynb #6bad27ec
 @patch
@@ -224,6 +243,7 @@ def image(self:Explorer, i:int) -> np.ndarray:
     while len(self._images) > self.cache_size: self._images.popitem(last=False)
     return a
 
+# %% ../nbs/09_explore.ipynb #9dba0340
 @patch
 def images(self:Explorer, idx) -> np.ndarray:
     "Images `idx` as the model is given them: (n, H, W, C) float32."
@@ -241,6 +261,7 @@ def _take(r, b):
     "Row b of a result, as a result of one image."
     return dataclasses.replace(r, **{k: v[b:b + 1] for k, v in vars(r).items() if v is not None})
 
+# %% ../nbs/09_explore.ipynb #ea20f88b
 @patch
 def _key(self:Explorer, i):
     s = self.state
@@ -253,6 +274,7 @@ def _explainer(self:Explorer, method, layer, n):
     if k not in self._explainers: self._explainers[k] = _METHODS[method]["make"](self.model, layer, n)
     return self._explainers[k]
 
+# %% ../nbs/09_explore.ipynb #38c24048
 @patch
 def _result(self:Explorer, i):
     "The cached result of image i for the current controls (computing its block on a miss)."
@@ -297,6 +319,7 @@ def render(self:Explorer):
                       importance=None if r.importance is None else r.importance[0], title=fig.get_suptitle())
     return fig
 
+# %% ../nbs/09_explore.ipynb #ad4fa519
 @patch(as_prop=True)
 def target(self:Explorer):
     "The class explained in the current view."
@@ -308,6 +331,7 @@ def _check(name, ok, expected, value):
 
 def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
+# %% ../nbs/09_explore.ipynb #3105a900
 @patch
 def set(self:Explorer, **state):
     "Change the controls of the per-image view from code (one render for all changes); returns the explorer."
@@ -388,12 +412,14 @@ def table(self:Explorer) -> pd.DataFrame:
     self._table = pd.DataFrame(rows, columns=explanation_columns(self.channel_names))
     return self._table
 
+# %% ../nbs/09_explore.ipynb #3675510c
 @patch(as_prop=True)
 def summary(self:Explorer) -> pd.DataFrame:
     "Per class and channel: mean importance, bootstrap interval and top share (`dataset.summary_table` of `table`)."
     if self._summary is None: self._summary = summary_table(self.table, self.channel_names, self.classes)
     return self._summary
 
+# %% ../nbs/09_explore.ipynb #4f09da0e
 @patch
 def ranked(self:Explorer,
            group:str=ALL_CLASSES, # a class name, or "(all)"
@@ -435,6 +461,7 @@ def _summary_figure(self:Explorer, group, channel):
     ax.set_title(f"{group}: mean ± sd over {_images(len(imp))}", fontsize=9)
     return fig
 
+# %% ../nbs/09_explore.ipynb #a8442c56
 @patch
 def thumbnail(self:Explorer, i:int, px:int=96) -> bytes:
     "PNG of image i's colour composite (or its channel), `px` CSS pixels wide at the explorer's pixel ratio."
@@ -466,6 +493,7 @@ def set_dataset(self:Explorer,
     if self.app is not None: self.app.draw_dataset()
     return self
 
+# %% ../nbs/09_explore.ipynb #29342a99
 @patch
 def open(self:Explorer, index:int):
     "Show image `index` in the per-image view (and switch the page to it); returns the explorer."
