@@ -22,7 +22,7 @@ def _models(size):
 
 def _time_slider(ex, index):
     t = time.perf_counter()
-    ex.controls["index"].value = index   # the same path as a user moving the slider: observer → maps → update → PNG
+    ex.app.controls["index"].value = index   # the same path as a user moving the slider: observer → maps → update → PNG
     return time.perf_counter() - t
 
 

@@ -14,7 +14,6 @@ from collections import OrderedDict
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import ipywidgets as widgets
 from PIL import Image
 from fastcore.basics import patch
 from .images import layout_class, list_images, read_image
@@ -23,7 +22,8 @@ from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
 from .train import load_model
 from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
-from .tables import explanation_columns, image_classes, summary_table
+from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
+from .explore_widgets import ExplorerApp
 from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
 
 # %% auto #0
@@ -49,11 +49,13 @@ def _results_folder(images):
     p = Path(items[0]).expanduser()
     return p if (p / "run.json").is_file() and (p / "explanations.csv").is_file() else None
 
+# %% ../nbs/09_explore.ipynb #253670b7
 def _is_paths(images) -> bool:
     "Whether `images` names files (a path, or a list of paths) rather than holding pixels."
     if isinstance(images, (str, os.PathLike)): return True
     return isinstance(images, (list, tuple)) and len(images) > 0 and all(isinstance(p, (str, os.PathLike)) for p in images)
 
+# %% ../nbs/09_explore.ipynb #8e811d78
 def _resolve(path, folder: Path) -> str:
     "A results table's path: as written if it exists, else inside or beside the results folder (else as written)."
     p = Path(path).expanduser()
@@ -85,6 +87,7 @@ class _Inputs:
     table: pd.DataFrame | None = None  # its per-image table (explanations.csv)
     summary: pd.DataFrame | None = None  # its per-class summary
 
+# %% ../nbs/09_explore.ipynb #9e3df4c1
 def _inputs(images, # array, files/folders/@lists, or a results folder
             K:int, # the model's outputs
             C:int, # the model's channels
@@ -119,10 +122,11 @@ _METHODS = {  # name: how to build its explainer, whether it takes a layer, whet
     "GradCAM": dict(make=lambda model, layer, n: GradCAM(model, layer), layer=True, smoothgrad=False),
 }
 _CONTROLS = ("index", "target", "method", "layer", "alpha", "sigma", "smoothgrad")
-_ALL = "(all)"  # the data-set view's class that pools every image
 
+# %% ../nbs/09_explore.ipynb #c6a93939
 class Explorer:
     "Per-channel (ChannelGradCAM) and layer (LayerCAM, GradCAM) maps of a model's images, per image and per class."
+    methods = _METHODS  # the methods offered, and whether each takes a layer or SmoothGrad samples
     def __init__(self,
                  model, # a Keras image classifier, or its .keras/.h5 file or training run folder
                  images, # array (N,H,W,C); image files, folders and @list.txt files; or a results folder of `explain_dataset`
@@ -157,56 +161,71 @@ class Explorer:
         src = _inputs(images, K, C, class_names if class_names is not None else rec.get("classes"), scale, value_range)
         self._x, self.paths, self.results, self._table, self._summary = src.x, src.paths, src.results, src.table, src.summary
         self.channel_axis = channel_axis
-        names = class_names if class_names is not None else src.classes
-        self.class_names = None if names is None else [str(c) for c in names]
-        if self.class_names is not None and len(self.class_names) != K:
-            raise ValueError(f"Expected {K} class names, one per output of the model. Received: class_names={self.class_names!r}")
-        self.classes = self.class_names or [str(k) for k in range(K)]
-        self.channel_names = name_channels(next((n for n in (channel_names, src.channels, rec.get("channel_names")) if n is not None), None), C)
-        if self._table is not None and src.channels != self.channel_names:  # the results' columns in our names
-            self._table = self._table.rename(columns={f"importance_{a}": f"importance_{b}" for a, b in zip(src.channels, self.channel_names)})
-            self._summary = self._summary.replace({"channel": dict(zip(src.channels, self.channel_names))})
-        lab = labels if labels is not None else src.labels
-        self.labels = None if lab is None else self._label_indices(lab)
+        self._name(src, labels, class_names, channel_names, rec)
         self.layers = _conv_layers(model)
         self.batch_size, self.cache_size, self.n_smoothgrad = int(batch_size), int(cache_size), int(smoothgrad)
         self.rgb, self.size, self.dpi, self.pixel_ratio, self.thumbnails = rgb, size, dpi, pixel_ratio, int(thumbnails)
         self.view_figure = CAMView(self.class_names, self.channel_names, rgb, size=size, dpi=dpi)
         self.state = dict(index=0, target="predicted", method="ChannelGradCAM", layer=self.layers[-1] if self.layers else None,
                           alpha=0.5, sigma=float(sigma), smoothgrad=0)
-        self.dataset_state = dict(group=_ALL, channel=self.channel_names[0], order="highest")
+        self.dataset_state = dict(group=ALL_CLASSES, channel=self.channel_names[0], order="highest")
         self.calls = self.renders = 0
         self._explainers, self._cache, self._images = {}, OrderedDict(), OrderedDict()
-        self.figure, self.png, self.shown, self._widget, self._hold = None, b"", {}, None, False
+        self.figure, self.png, self.shown, self.app = None, b"", {}, None   # app: the widgets (`explore_widgets`), once shown
         self.gallery, self.summary_figure = [], None
         self.render()
 
-    def __len__(self): return len(self._x) if self._x is not None else len(self.paths)
+# %% ../nbs/09_explore.ipynb #a16e001d
+@patch
+def _name(self:Explorer, src, labels, class_names, channel_names, rec):
+    "Class names, channel names and true labels: given, else what the inputs or the training run say (a results table renamed to them)."
+    names = class_names if class_names is not None else src.classes
+    self.class_names = None if names is None else [str(c) for c in names]
+    if self.class_names is not None and len(self.class_names) != self.K:
+        raise ValueError(f"Expected {self.K} class names, one per output of the model. Received: class_names={self.class_names!r}")
+    self.classes = self.class_names or [str(k) for k in range(self.K)]
+    self.channel_names = name_channels(next((n for n in (channel_names, src.channels, rec.get("channel_names")) if n is not None), None),
+                                       self.input_shape[2])
+    if self._table is not None and src.channels != self.channel_names:  # the results' columns in our names
+        self._table = self._table.rename(columns={f"importance_{a}": f"importance_{b}" for a, b in zip(src.channels, self.channel_names)})
+        self._summary = self._summary.replace({"channel": dict(zip(src.channels, self.channel_names))})
+    lab = labels if labels is not None else src.labels
+    self.labels = None if lab is None else self._label_indices(lab)
 
-    def __repr__(self):
-        return (f"Explorer({len(self)} images, {self.K} classes, channels {self.channel_names}"
-                f"{', results ' + str(self.results) if self.results is not None else ''})")
+# %% ../nbs/09_explore.ipynb #f630fd05
+@patch
+def __len__(self:Explorer): return len(self._x) if self._x is not None else len(self.paths)
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+@patch
+def __repr__(self:Explorer):
+    return (f"Explorer({len(self)} images, {self.K} classes, channels {self.channel_names}"
+            f"{', results ' + str(self.results) if self.results is not None else ''})")
 
-    def _status(self, text):
-        "Say what the explorer is doing, in the page's status line (when the widgets are shown)."
-        if self._widget is not None: self.status.value = text
+@patch
+def _repr_mimebundle_(self:Explorer, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
-    def _label_indices(self, labels):
-        "True labels as class indices (-1 unknown), from indices or names."
-        fold = {c.casefold(): k for k, c in reversed(list(enumerate(self.classes)))}
-        out = []
-        for v in labels:
-            if isinstance(v, str): k = -1 if v == "" else fold.get(v.casefold(), int(v) if v.isdigit() else None)
-            else: k = -1 if v is None else int(v)
-            if k is None or not -1 <= k < self.K:
-                raise ValueError(f"Expected each label to be a class of the model {self.classes} (a name or an index; "
-                                 f"-1 or '' for unknown). Received: label {v!r}")
-            out.append(k)
-        if len(out) != len(self):
-            raise ValueError(f"Expected one label per image ({len(self)}). Received: {len(out)} labels")
-        return np.asarray(out, np.int64)
+# %% ../nbs/09_explore.ipynb #e06d3a9d
+@patch
+def _status(self:Explorer, text):
+    "Say what the explorer is doing, in the page's status line (when the widgets are shown)."
+    if self.app is not None: self.app.status.value = text
+
+# %% ../nbs/09_explore.ipynb #20c74f12
+@patch
+def _label_indices(self:Explorer, labels):
+    "True labels as class indices (-1 unknown), from indices or names."
+    fold = {c.casefold(): k for k, c in reversed(list(enumerate(self.classes)))}
+    out = []
+    for v in labels:
+        if isinstance(v, str): k = -1 if v == "" else fold.get(v.casefold(), int(v) if v.isdigit() else None)
+        else: k = -1 if v is None else int(v)
+        if k is None or not -1 <= k < self.K:
+            raise ValueError(f"Expected each label to be a class of the model {self.classes} (a name or an index; "
+                             f"-1 or '' for unknown). Received: label {v!r}")
+        out.append(k)
+    if len(out) != len(self):
+        raise ValueError(f"Expected one label per image ({len(self)}). Received: {len(out)} labels")
+    return np.asarray(out, np.int64)
 
 # %% ../nbs/09_explore.ipynb #6bad27ec
 @patch
@@ -224,6 +243,7 @@ def image(self:Explorer, i:int) -> np.ndarray:
     while len(self._images) > self.cache_size: self._images.popitem(last=False)
     return a
 
+# %% ../nbs/09_explore.ipynb #9dba0340
 @patch
 def images(self:Explorer, idx) -> np.ndarray:
     "Images `idx` as the model is given them: (n, H, W, C) float32."
@@ -241,6 +261,7 @@ def _take(r, b):
     "Row b of a result, as a result of one image."
     return dataclasses.replace(r, **{k: v[b:b + 1] for k, v in vars(r).items() if v is not None})
 
+# %% ../nbs/09_explore.ipynb #ea20f88b
 @patch
 def _key(self:Explorer, i):
     s = self.state
@@ -253,6 +274,7 @@ def _explainer(self:Explorer, method, layer, n):
     if k not in self._explainers: self._explainers[k] = _METHODS[method]["make"](self.model, layer, n)
     return self._explainers[k]
 
+# %% ../nbs/09_explore.ipynb #38c24048
 @patch
 def _result(self:Explorer, i):
     "The cached result of image i for the current controls (computing its block on a miss)."
@@ -289,7 +311,7 @@ def render(self:Explorer):
                                   title=" · ".join(parts))
     self.png = figure_png(fig, pixel_ratio=self.pixel_ratio, compress_level=1)
     self.figure, self.renders = fig, self.renders + 1
-    if self._widget is not None: _show_png(self.view, self.png, fig)
+    if self.app is not None: self.app.show_figure()
     o = np.asarray(r.outputs)[0]
     self.shown = dict(index=i, label=label, target=int(np.asarray(r.targets)[0]), prediction=int(np.argmax(o)), outputs=o,
                       method=s["method"], layer=s["layer"] if spec["layer"] else None, alpha=float(s["alpha"]),
@@ -297,16 +319,7 @@ def render(self:Explorer):
                       importance=None if r.importance is None else r.importance[0], title=fig.get_suptitle())
     return fig
 
-def _css_size(fig):
-    "The figure's natural size on a page: (width, height) in CSS pixels."
-    return tuple(int(round(v)) for v in fig.get_size_inches() * fig.dpi)
-
-def _show_png(view, png, fig):
-    "Put a picture into an Image widget at the figure's natural size (smaller on a narrow page), never stretched."
-    w, _ = _css_size(fig)
-    view.layout.width, view.layout.max_width, view.layout.height = f"{w}px", "100%", "auto"
-    view.value = png
-
+# %% ../nbs/09_explore.ipynb #ad4fa519
 @patch(as_prop=True)
 def target(self:Explorer):
     "The class explained in the current view."
@@ -318,6 +331,7 @@ def _check(name, ok, expected, value):
 
 def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
+# %% ../nbs/09_explore.ipynb #3105a900
 @patch
 def set(self:Explorer, **state):
     "Change the controls of the per-image view from code (one render for all changes); returns the explorer."
@@ -351,12 +365,9 @@ def set(self:Explorer, **state):
         _check("smoothgrad", isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0,
                "as a number of SmoothGrad samples >= 0 (0 = off)", n)
         new["smoothgrad"] = int(n)
-    self._hold = True
-    try:
-        for k, v in new.items():
-            self.state[k] = v
-            if self._widget is not None: self._sync(k)
-    finally: self._hold = False
+    self.state.update(new)
+    if self.app is not None:
+        for k in new: self.app.sync(k)
     self.render()
     return self
 
@@ -372,57 +383,13 @@ def explore(model, # a Keras image classifier, or its .keras/.h5 file or trainin
     return Explorer(model, images, labels, class_names, channel_names, **kwargs)
 
 # %% ../nbs/09_explore.ipynb #95cb4de7
-def _row(children):
-    "A row of controls that wraps on narrow pages."
-    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", align_items="center", width="100%"))
-
-@patch
-def _build_image_view(self:Explorer):
-    "Controls, status line and picture of the per-image view."
-    s, style = self.state, {"description_width": "initial"}
-    lay = lambda w: widgets.Layout(width=w)
-    spec = _METHODS[s["method"]]
-    c = dict(index=widgets.IntSlider(s["index"], 0, max(len(self) - 1, 0), description="image", continuous_update=False,
-                                     layout=lay("250px"), style=style),
-             target=widgets.Dropdown(options=self.target_options(), value=s["target"], description="explain",
-                                     layout=lay("200px"), style=style),
-             method=widgets.Dropdown(options=list(_METHODS), value=s["method"], description="method", layout=lay("210px"),
-                                     style=style),
-             layer=widgets.Dropdown(options=self.layers if spec["layer"] else [], value=s["layer"] if spec["layer"] else None,
-                                    description="layer", disabled=not spec["layer"], layout=lay("210px"), style=style),
-             alpha=widgets.FloatSlider(s["alpha"], min=0, max=1, step=0.05, description="opacity", continuous_update=False,
-                                       layout=lay("250px"), style=style),
-             sigma=widgets.FloatSlider(s["sigma"], min=0, max=max(4.0, s["sigma"]), step=0.5, description="blur σ",
-                                       continuous_update=False, layout=lay("250px"), style=style),
-             smoothgrad=widgets.Checkbox(bool(s["smoothgrad"]), description=f"SmoothGrad (n={self.n_smoothgrad})",
-                                         indent=False, disabled=not spec["smoothgrad"], layout=lay("160px")))
-    self.controls, self.status = c, widgets.HTML("", layout=lay("110px"))
-    self.view = widgets.Image(format="png")
-    _show_png(self.view, self.png, self.figure)
-    for k, w in c.items(): w.observe(lambda ch, k=k: self._changed(k, ch["new"]), names="value")
-    return widgets.VBox([_row([c["index"], c["target"], c["method"], c["layer"]]),
-                         _row([c["alpha"], c["sigma"], c["smoothgrad"], self.status]), self.view])
-
-@patch
-def _changed(self:Explorer, key, value):
-    "A widget moved: update `state` (and the controls that depend on the method), then re-render."
-    if self._hold: return
-    self.state[key] = (self.n_smoothgrad if value else 0) if key == "smoothgrad" else value
-    if key == "method": self._sync("method")
-    self.render()
-
-@patch
-def _sync(self:Explorer, key):
-    "Show `state[key]` in its widget without re-rendering."
-    hold, self._hold = self._hold, True
-    try:
-        v = self.state[key]
-        self.controls[key].value = bool(v) if key == "smoothgrad" else v
-        if key == "method":  # a method without a layer shows an empty, disabled layer box
-            layer, uses = self.controls["layer"], _METHODS[v]["layer"]
-            layer.options, layer.value, layer.disabled = (self.layers, self.state["layer"], False) if uses else ([], None, True)
-            self.controls["smoothgrad"].disabled = not _METHODS[v]["smoothgrad"]
-    finally: self._hold = hold
+@patch(as_prop=True)
+def widget(self:Explorer):
+    "The ipywidgets app (an `explore_widgets.ExplorerApp`, built on first use); a results folder opens on its data-set tab."
+    if self.app is None:
+        self.app = ExplorerApp(self)
+        if self.results is not None: self.app.tabs.selected_index = 1
+    return self.app.widget
 
 # %% ../nbs/09_explore.ipynb #2ab4022a
 def _images(n) -> str: return f"{n} image{'' if n == 1 else 's'}"
@@ -445,15 +412,17 @@ def table(self:Explorer) -> pd.DataFrame:
     self._table = pd.DataFrame(rows, columns=explanation_columns(self.channel_names))
     return self._table
 
+# %% ../nbs/09_explore.ipynb #3675510c
 @patch(as_prop=True)
 def summary(self:Explorer) -> pd.DataFrame:
     "Per class and channel: mean importance, bootstrap interval and top share (`dataset.summary_table` of `table`)."
     if self._summary is None: self._summary = summary_table(self.table, self.channel_names, self.classes)
     return self._summary
 
+# %% ../nbs/09_explore.ipynb #4f09da0e
 @patch
 def ranked(self:Explorer,
-           group:str=_ALL, # a class name, or "(all)"
+           group:str=ALL_CLASSES, # a class name, or "(all)"
            channel=None, # the channel (name) to sort by; default: the first
            descending:bool=True, # highest importance first
           ) -> np.ndarray:
@@ -461,18 +430,26 @@ def ranked(self:Explorer,
     t, channel = self.table, self.channel_names[0] if channel is None else channel
     if channel not in self.channel_names: raise ValueError(f"Expected a channel of {self.channel_names}. Received: channel={channel!r}")
     groups = image_classes(t)
-    if group != _ALL and group not in set(groups):
-        raise ValueError(f"Expected '{_ALL}' or a class with images {sorted(set(groups))}. Received: group={group!r}")
-    sel = np.arange(len(t)) if group == _ALL else np.flatnonzero(groups == group)
+    if group != ALL_CLASSES and group not in set(groups):
+        raise ValueError(f"Expected '{ALL_CLASSES}' or a class with images {sorted(set(groups))}. Received: group={group!r}")
+    sel = np.arange(len(t)) if group == ALL_CLASSES else np.flatnonzero(groups == group)
     v = t[f"importance_{channel}"].to_numpy(float)[sel]
     return sel[np.lexsort((-v if descending else v, t["degenerate"].to_numpy(bool)[sel]))]
+
+# %% ../nbs/09_explore.ipynb #eea0d174
+@patch
+def group_options(self:Explorer) -> list:
+    "(label, value) choices of the data-set view's class picker: every image pooled, then each class with images."
+    groups = image_classes(self.table)
+    count = [(c, int((groups == c).sum())) for c in self.classes]
+    return [(f"{ALL_CLASSES} · {_images(len(groups))}", ALL_CLASSES)] + [(f"{c} · {_images(n)}", c) for c, n in count if n]
 
 # %% ../nbs/09_explore.ipynb #c1aacd87
 @patch
 def _summary_figure(self:Explorer, group, channel):
     "Importance per channel over the images of `group` (their maps not all zero); `channel` in red."
     t = self.table
-    keep = ~t["degenerate"].to_numpy(bool) & ((image_classes(t) == group) if group != _ALL else True)
+    keep = ~t["degenerate"].to_numpy(bool) & ((image_classes(t) == group) if group != ALL_CLASSES else True)
     imp = t[[f"importance_{c}" for c in self.channel_names]].to_numpy(float)[keep]
     if not len(imp):
         fig = new_figure(3, 1, self.dpi)
@@ -484,8 +461,9 @@ def _summary_figure(self:Explorer, group, channel):
     ax.set_title(f"{group}: mean ± sd over {_images(len(imp))}", fontsize=9)
     return fig
 
+# %% ../nbs/09_explore.ipynb #a8442c56
 @patch
-def _thumbnail(self:Explorer, i, px=96) -> bytes:
+def thumbnail(self:Explorer, i:int, px:int=96) -> bytes:
     "PNG of image i's colour composite (or its channel), `px` CSS pixels wide at the explorer's pixel ratio."
     xd = to_display(self.image(i)[None])[0]
     c = composite(xd, self.rgb)
@@ -512,115 +490,20 @@ def set_dataset(self:Explorer,
     self.gallery = [int(i) for i in self.ranked(ds["group"], ds["channel"], ds["order"] == "highest")[:self.thumbnails]]
     self.dataset_state = ds
     self.summary_figure = self._summary_figure(ds["group"], ds["channel"])
-    if self._widget is not None: self._draw_dataset()
+    if self.app is not None: self.app.draw_dataset()
     return self
 
+# %% ../nbs/09_explore.ipynb #29342a99
 @patch
 def open(self:Explorer, index:int):
     "Show image `index` in the per-image view (and switch the page to it); returns the explorer."
     self.set(index=int(index))
-    if self._widget is not None: self.tabs.selected_index = 0
+    if self.app is not None: self.app.tabs.selected_index = 0
     return self
 
-# %% ../nbs/09_explore.ipynb #111a8517
-@patch
-def _build_dataset_view(self:Explorer):
-    "Pickers, summary and gallery of the data-set view (filled when the tab is first opened)."
-    style, lay = {"description_width": "initial"}, (lambda w: widgets.Layout(width=w))
-    ds = self.dataset_state
-    self.dataset_controls = dict(
-        group=widgets.Dropdown(options=[(_ALL, _ALL)], value=_ALL, description="class", layout=lay("220px"), style=style),
-        channel=widgets.Dropdown(options=self.channel_names, value=ds["channel"], description="sort by", layout=lay("200px"),
-                                 style=style),
-        order=widgets.Dropdown(options=[("highest first", "highest"), ("lowest first", "lowest")], value=ds["order"],
-                               description="order", layout=lay("200px"), style=style))
-    for k, w in self.dataset_controls.items():
-        w.observe(lambda ch, k=k: None if self._hold else self.set_dataset(**{k: ch["new"]}), names="value")
-    self.dataset_status = widgets.HTML("", layout=lay("200px"))
-    self.summary_view, self.summary_text = widgets.Image(format="png"), widgets.HTML("")
-    self.gallery_caption = widgets.HTML("")
-    self.gallery_box = widgets.Box([], layout=widgets.Layout(display="flex", flex_flow="row wrap", width="100%"))
-    self._dataset_ready = False
-    return widgets.VBox([_row([*self.dataset_controls.values(), self.dataset_status]), self.summary_view, self.summary_text,
-                         self.gallery_caption, self.gallery_box])
-
-@patch
-def _open_dataset(self:Explorer):
-    "First opening of the data-set tab: compute the table if needed, fill the class picker, draw."
-    if self._dataset_ready: return
-    self.dataset_status.value = "<b>explaining the data set…</b>"
-    self.status, status = self.dataset_status, self.status   # progress of `table` goes to this tab's status line
-    try: groups = image_classes(self.table)
-    finally: self.status = status
-    self.dataset_status.value = ""
-    count = {c: int((groups == c).sum()) for c in self.classes}
-    opts = [(f"{_ALL} · {_images(len(groups))}", _ALL)] + [(f"{c} · {_images(n)}", c) for c, n in count.items() if n]
-    self._hold = True
-    try: self.dataset_controls["group"].options = opts
-    finally: self._hold = False
-    self._dataset_ready = True
-    self.set_dataset()
-
-@patch
-def _draw_dataset(self:Explorer):
-    "Show `dataset_state` in the data-set tab: pickers, summary picture and words, gallery."
-    ds, hold, self._hold = self.dataset_state, self._hold, True
-    try:
-        for k, w in self.dataset_controls.items():
-            values = [o[1] if isinstance(o, tuple) else o for o in w.options]
-            if w.value != ds[k] and ds[k] in values: w.value = ds[k]
-    finally: self._hold = hold
-    _show_png(self.summary_view, figure_png(self.summary_figure, pixel_ratio=self.pixel_ratio), self.summary_figure)
-    from html import escape  # names come from the user's folders and files: shown as text, never run as markup
-    s = self.summary
-    rows = s[s["class"] == ds["group"]]
-    self.summary_text.value = "mean importance [95 % interval]: " + " · ".join(
-        f"<b>{escape(str(r.channel))}</b> {r.mean:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in rows.itertuples())
-    old = list(self.gallery_box.children)
-    imp, groups = self.table[f"importance_{ds['channel']}"].to_numpy(float), image_classes(self.table)
-    cells = []
-    for i in self.gallery:
-        name = Path(self.paths[i]).name if self.paths is not None else f"image {i}"
-        button = widgets.Button(description=f"{imp[i]:.0%} · {name}", tooltip=f"open image {i}: {name} ({groups[i]})",
-                                layout=widgets.Layout(width="100px"))
-        button.on_click(lambda _, i=i: self.open(i))
-        thumb = widgets.Image(value=self._thumbnail(i), format="png", layout=widgets.Layout(width="96px", height="auto"))
-        cells.append(widgets.VBox([thumb, button], layout=widgets.Layout(width="104px", margin="2px", align_items="center")))
-    self.gallery_box.children = cells
-    for cell in old:
-        for w in (*cell.children, cell): w.close()
-    # the caption changes last: a page that shows it already shows the new thumbnails (a click on an old, closed one
-    # would be lost)
-    self.gallery_caption.value = (f"Images of <b>{escape(str(ds['group']))}</b> by <b>{escape(str(ds['channel']))}</b> importance, {ds['order']} first "
-                                  f"({len(self.gallery)} shown); click one to open it.")
-
 # %% ../nbs/09_explore.ipynb #b1877f33
-def _descendants(w):
-    "A widget and every widget inside it."
-    yield w
-    for c in getattr(w, "children", ()): yield from _descendants(c)
-
-@patch
-def _build_widgets(self:Explorer):
-    "Create the ipywidgets app bound to `state` and `dataset_state`."
-    image_view, dataset_view = self._build_image_view(), self._build_dataset_view()
-    self.tabs = widgets.Tab(children=[image_view, dataset_view], titles=("Image", "Data set"))
-    self.tabs.observe(lambda ch: self._open_dataset() if ch["new"] == 1 else None, names="selected_index")
-    self._widget = widgets.VBox([self.tabs])
-    if self.results is not None: self.tabs.selected_index = 1
-
-@patch(as_prop=True)
-def widget(self:Explorer):
-    "The ipywidgets app (built on first use)."
-    if self._widget is None: self._build_widgets()
-    return self._widget
-
 @patch
 def close(self:Explorer):
     "Close the widgets, if any (frees them in the kernel; a saved notebook keeps no picture of them)."
-    if self._widget is None: return
-    every = list(_descendants(self._widget))
-    for w in every:
-        if isinstance(w, widgets.Image): w.value = b""   # saved notebooks keep closed widgets' last state
-    for w in every: w.close()
-    self._widget = None
+    if self.app is not None: self.app.close()
+    self.app = None
