@@ -242,7 +242,7 @@ def _ablate(self: BatchExplainer, x, y, outputs):
     scores = _true_class_score(ys, probs)
     for j, base in enumerate(self.baselines):
         net, xin = (self.model, xs) if base == "zero" else (self.shifted, xs - self.mean)
-        d = [channel_ablation(net, xin, targets=s, mode="zero", score="prob", batch_size=self.batch_size) for s in scores]
+        d = [channel_ablation(net, xin, targets=s, baseline="zero", score="prob", batch_size=self.batch_size) for s in scores]
         dc = np.rint(d[0] / 4) if probs else d[0]
         dp = d[0] - 4 * dc if probs else d[1]
         correct[m, j] = np.clip(c0[:, None] - dc, 0, 1).astype(np.int8)

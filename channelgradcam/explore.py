@@ -165,7 +165,7 @@ class Explorer:
         self.layers = _conv_layers(model)
         self.batch_size, self.cache_size, self.n_smoothgrad = int(batch_size), int(cache_size), int(smoothgrad)
         self.rgb, self.size, self.dpi, self.pixel_ratio, self.thumbnails = rgb, size, dpi, pixel_ratio, int(thumbnails)
-        self.view_figure = CAMView(self.class_names, self.channel_names, rgb, size=size, dpi=dpi)
+        self.view_figure = CAMView(self.class_names, self.channel_names, rgb, panel_inches=size, dpi=dpi)
         self.state = dict(index=0, target="predicted", method="ChannelGradCAM", layer=self.layers[-1] if self.layers else None,
                           alpha=0.5, sigma=float(sigma), smoothgrad=0)
         self.dataset_state = dict(group=ALL_CLASSES, channel=self.channel_names[0], order="highest")
@@ -455,7 +455,7 @@ def _summary_figure(self:Explorer, group, channel):
         fig = new_figure(3, 1, self.dpi)
         fig.text(0.5, 0.5, f"{group}: no image with a non-zero map", ha="center", va="center", fontsize=9)
         return fig
-    fig = plot_channel_importance(imp, self.channel_names, size=self.size, dpi=self.dpi)
+    fig = plot_channel_importance(imp, self.channel_names, panel_inches=self.size, dpi=self.dpi)
     ax = fig.axes[0]
     ax.patches[self.channel_names.index(channel)].set_color("tab:red")
     ax.set_title(f"{group}: mean ± sd over {_images(len(imp))}", fontsize=9)
