@@ -106,7 +106,7 @@ def throughput(kind: str, n: int, repeats: int, tmp: Path) -> dict:
         assert out.shape == (n, K)
         stamps = []
         t0 = time.perf_counter()
-        res = explain_dataset(model, folder, out=tmp / f"{kind}_out", force=True, batch_size=BATCH, examples=0,
+        res = explain_dataset(model, folder, out=tmp / f"{kind}_out", overwrite=True, batch_size=BATCH, examples=0,
                               progress=False, callback=lambda done, total: stamps.append((time.perf_counter(), done)))
         e2e.append(n / (time.perf_counter() - t0))
         assert len(res.table) == n
