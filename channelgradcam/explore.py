@@ -132,7 +132,7 @@ class Explorer:
                  images, # array (N,H,W,C); image files, folders and @list.txt files; or a results folder of `explain_dataset`
                  labels=None, # true class (index or name) per image; default: class sub-folders, 'class.id' names, the results
                  class_names=None, # the model's class names (list or "a,b"); default: the run's, the results', the folders', else indices
-                 channel_names=None, # names of the C channels; default: the run's or the results', else "channel 1", ...
+                 channel_names=None, # names of the C channels; default: the run's or the results', else "ch1", ...
                  scale=None, # divide pixels by this (files and arrays); default: the model's input range, else as stored
                  input_range=None, # or map integer pixels' full range onto (low, high), e.g. (-1, 1); not with scale
                  output=None, # the model output to explain (index or name) when it has several
