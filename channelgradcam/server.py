@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 import webbrowser
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ExplorerServer', 'start_server', 'serve']
@@ -37,17 +38,20 @@ def _require_voila():
             raise ModuleNotFoundError(f"Expected {what} (the optional extra \"app\"). Received: no module named {name} "
                                       f"in {sys.executable}. Install it with: {_APP}") from None
 
+# %% ../nbs/09b_server.ipynb #b74e93b9
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+# %% ../nbs/09b_server.ipynb #0a3130c2
 def _page_source(model, images, options) -> str:
     "The code of the page: the package first (it keeps TensorFlow's start-up logs off the page), then `explore`."
     args = ", ".join([repr(model), repr(images)] + [f"{k}={v!r}" for k, v in options.items()])
     return ("from channelgradcam.explore import explore  # first: it keeps TensorFlow's start-up logs off the page\n"
             f"explore({args})\n")
 
+# %% ../nbs/09b_server.ipynb #5f1ad4d0
 def _abs_inputs(images) -> list:
     "Image inputs as absolute paths (the page runs in another folder); @list files keep their '@'."
     items = [images] if isinstance(images, (str, os.PathLike)) else list(images)
@@ -66,12 +70,14 @@ def _children(pid) -> list:
     try: return [p.pid for p in psutil.Process(pid).children(recursive=True)]
     except psutil.NoSuchProcess: return []
 
+# %% ../nbs/09b_server.ipynb #446fa53a
 def _is_error(line:str) -> bool:
     "Is this line of Voilà's log an error: Tornado's `[E ...]`, a `[W ...]` 5xx answer (it carries the reason), traitlets' `ERROR |`, a traceback's last line?"
     import re
     return line.startswith(("[E ", "[C ")) or bool(re.match(r"\[W [^\]]*\] 5\d\d ", line)) or " ERROR | " in line or \
            " CRITICAL | " in line or bool(re.match(r"[A-Za-z_.]*(Error|Exception): ", line))
 
+# %% ../nbs/09b_server.ipynb #eca50d31
 class ExplorerServer:
     "The explorer page served by Voilà on 127.0.0.1 (made by `start_server`): `url`, `wait()`, `stop()`; a context manager."
     def __init__(self, proc, url, folder, log):
@@ -84,40 +90,48 @@ class ExplorerServer:
     @property
     def running(self) -> bool: return self.proc.poll() is None
 
-    def wait(self, timeout=None) -> int:
-        "Wait for Voilà to exit; its exit status."
-        return self.proc.wait(timeout)
+# %% ../nbs/09b_server.ipynb #f3ac780e
+@patch
+def wait(self:ExplorerServer, timeout=None) -> int:
+    "Wait for Voilà to exit; its exit status."
+    return self.proc.wait(timeout)
 
-    def echo_errors(self, file=None):
-        "Copy Voilà's error lines (a page that fails: no kernel, a traceback) from its log to `file` (stderr) while it runs."
-        import threading
-        def follow():
-            with open(self.log, errors="replace") as f:
-                while True:
-                    line = f.readline()
-                    if not line:
-                        if not self.running: return
-                        time.sleep(0.3); continue
-                    if _is_error(line): print(f"voila: {line.rstrip()}", file=file or sys.stderr, flush=True)
-        threading.Thread(target=follow, daemon=True).start()
+# %% ../nbs/09b_server.ipynb #27fd6d11
+@patch
+def echo_errors(self:ExplorerServer, file=None):
+    "Copy Voilà's error lines (a page that fails: no kernel, a traceback) from its log to `file` (stderr) while it runs."
+    import threading
+    def follow():
+        with open(self.log, errors="replace") as f:
+            while True:
+                line = f.readline()
+                if not line:
+                    if not self.running: return
+                    time.sleep(0.3); continue
+                if _is_error(line): print(f"voila: {line.rstrip()}", file=file or sys.stderr, flush=True)
+    threading.Thread(target=follow, daemon=True).start()
 
-    def log_tail(self, n:int=3000) -> str:
-        "The end of Voilà's log."
-        try: return self.log.read_text(errors="replace")[-n:]
-        except OSError: return ""
+# %% ../nbs/09b_server.ipynb #7ceb295b
+@patch
+def log_tail(self:ExplorerServer, n:int=3000) -> str:
+    "The end of Voilà's log."
+    try: return self.log.read_text(errors="replace")[-n:]
+    except OSError: return ""
 
-    def stop(self, grace:float=20):
-        "Stop Voilà (SIGTERM: it shuts its kernels down), end what it started, and remove the page's folder."
-        kids = _children(self.proc.pid)
-        if self.running:
-            with contextlib.suppress(ProcessLookupError): os.killpg(self.proc.pid, signal.SIGTERM)
-            try: self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError): os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        for pid in kids + _children(self.proc.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError): os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(self.folder, ignore_errors=True)
+# %% ../nbs/09b_server.ipynb #86b87d47
+@patch
+def stop(self:ExplorerServer, grace:float=20):
+    "Stop Voilà (SIGTERM: it shuts its kernels down), end what it started, and remove the page's folder."
+    kids = _children(self.proc.pid)
+    if self.running:
+        with contextlib.suppress(ProcessLookupError): os.killpg(self.proc.pid, signal.SIGTERM)
+        try: self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError): os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+    for pid in kids + _children(self.proc.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError): os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(self.folder, ignore_errors=True)
 
 # %% ../nbs/09b_server.ipynb #94f1299f
 def _server_config(folder:Path) -> str:
@@ -129,6 +143,59 @@ def _server_config(folder:Path) -> str:
     (folder / "voila.json").write_text(json.dumps(settings))
     return token
 
+# %% ../nbs/09b_server.ipynb #402a19b3
+def _check_port(port) -> int:
+    "A free port on 127.0.0.1: `port`, checked, or any free one when None."
+    if port is None: return _free_port()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as servers bind: a port in TIME_WAIT is free
+        try: s.bind(("127.0.0.1", int(port)))
+        except OSError: raise OSError(f"Expected a free port on 127.0.0.1. Received: port={port} (in use)") from None
+    return port
+
+# %% ../nbs/09b_server.ipynb #c0363b6e
+def _write_page(folder:Path, model, images, options):
+    "Write the page (a notebook calling `explore`) into `folder`; a model object is saved there for it to load."
+    if isinstance(model, (str, os.PathLike)):
+        p = Path(model).expanduser()
+        if not p.exists(): raise FileNotFoundError(f"Expected a model file or a training run folder. Received: model={str(model)!r} (no such file or folder)")
+        model = str(p.resolve())
+    else:
+        model.save(folder / "model.keras")
+        model = str(folder / "model.keras")
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_page_source(model, images, options))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / _PAGE)
+
+# %% ../nbs/09b_server.ipynb #c3107e44
+def _start_voila(folder:Path, port:int) -> subprocess.Popen:
+    "Start Voilà on the page in `folder` (its settings and log there), in a session of its own."
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "JUPYTER_CONFIG_DIR": str(folder)}
+    cmd = [sys.executable, "-m", "voila", _PAGE, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+           "--Voila.port_retries=0", "--show_tracebacks=True"]
+    with open(folder / "voila.log", "w") as log:
+        return subprocess.Popen(cmd, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+# %% ../nbs/09b_server.ipynb #033e4c9f
+def _wait_until_up(server:ExplorerServer, base:str, timeout:float):
+    "Wait until Voilà answers on `base` (a request for a missing page: asking for the page would start its kernel)."
+    end = time.monotonic() + timeout
+    while True:
+        if not server.running:
+            raise RuntimeError(f"Expected Voilà to serve the explorer. Received: Voilà exited with status "
+                               f"{server.proc.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(base + "channelgradcam-readiness-probe", timeout=5): return
+        except urllib.error.HTTPError: return      # an answer (404): the server is up
+        except OSError: pass
+        if time.monotonic() > end:
+            raise TimeoutError(f"Expected Voilà to answer within {timeout:g} s. Received: no answer on {server.url}:\n"
+                               f"{server.log_tail()}")
+        time.sleep(0.3)
+
+# %% ../nbs/09b_server.ipynb #c8d6adae
 def start_server(model, # a .keras/.h5 file or a training run folder; or a keras.Model (saved for the page)
                  images, # image files, folders, @list.txt files, or a results folder of `explain_dataset` (one or a list)
                  port:int|None=None, # port on 127.0.0.1; None: a free one
@@ -137,51 +204,18 @@ def start_server(model, # a .keras/.h5 file or a training run folder; or a keras
                 ) -> ExplorerServer:
     "Start the explorer as a local web page (Voilà on 127.0.0.1) and return its server once it answers."
     _require_voila()
-    images = _abs_inputs(images)
-    if port is None: port = _free_port()
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as servers bind: a port in TIME_WAIT is free
-        try: s.bind(("127.0.0.1", int(port)))
-        except OSError: raise OSError(f"Expected a free port on 127.0.0.1. Received: port={port} (in use)") from None
+    images, port = _abs_inputs(images), _check_port(port)
     folder = Path(tempfile.mkdtemp(prefix="channelgradcam-explore-"))
     try:
-        if isinstance(model, (str, os.PathLike)):
-            p = Path(model).expanduser()
-            if not p.exists(): raise FileNotFoundError(f"Expected a model file or a training run folder. Received: model={str(model)!r} (no such file or folder)")
-            model = str(p.resolve())
-        else:
-            model.save(folder / "model.keras")
-            model = str(folder / "model.keras")
-        import nbformat
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_page_source(model, images, options))])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, folder / _PAGE)
+        _write_page(folder, model, images, options)
         token = _server_config(folder)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "JUPYTER_CONFIG_DIR": str(folder)}
-        cmd = [sys.executable, "-m", "voila", _PAGE, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-               "--Voila.port_retries=0", "--show_tracebacks=True"]
-        with open(folder / "voila.log", "w") as log:
-            proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = _start_voila(folder, port)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     base = f"http://127.0.0.1:{port}/"
     server = ExplorerServer(proc, f"{base}?token={token}", folder, folder / "voila.log")
-    try:
-        end = time.monotonic() + timeout
-        while True:
-            if not server.running:
-                raise RuntimeError(f"Expected Voilà to serve the explorer. Received: Voilà exited with status "
-                                   f"{proc.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(base + "channelgradcam-readiness-probe", timeout=5): break
-            except urllib.error.HTTPError: break      # an answer (404): the server is up
-            except OSError: pass
-            if time.monotonic() > end:
-                raise TimeoutError(f"Expected Voilà to answer within {timeout:g} s. Received: no answer on {server.url}:\n"
-                                   f"{server.log_tail()}")
-            time.sleep(0.3)
+    try: _wait_until_up(server, base, timeout)
     except BaseException:
         server.stop()
         raise
