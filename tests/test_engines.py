@@ -189,7 +189,7 @@ def test_beam_run_inference(data):
     beam = pytest.importorskip("apache_beam", reason='Apache Beam is its own extra (pip install "channelgradcam[beam]"): '
                                "apache-beam 2.78 needs protobuf<7 and pyarrow<26, so it is not in dev")
     from apache_beam.ml.inference.base import RunInference
-    from channelgradcam.dataset import _csv_rows, ablation_columns, explanation_columns
+    from channelgradcam.tables import ablation_columns, csv_rows, explanation_columns
     from channelgradcam.engines import ChannelGradCAMHandler
     names = [f"ch{k}" for k in range(1, 6)]
     lines = lambda f: (data / "one" / f).read_text().split("\n", 1)[1].splitlines()
@@ -200,9 +200,9 @@ def test_beam_run_inference(data):
            | beam.Map(lambda r: json.dumps(r.inference)) | beam.io.WriteToText(str(data / "beam" / "rows")))
     got = [json.loads(line) for f in sorted((data / "beam").glob("rows*")) for line in f.read_text().splitlines()]
     assert sorted(r["path"] for r in got) == sorted(p for p, _ in items) and len(got) == len(one)
-    assert sorted(_csv_rows([[r[c] for c in explanation_columns(names)] for r in got]).splitlines()) == sorted(one)
+    assert sorted(csv_rows([[r[c] for c in explanation_columns(names)] for r in got]).splitlines()) == sorted(one)
     rest = ablation_columns(names, ["mean", "zero"])[4:]
-    abl = _csv_rows([[r["path"], r["label"], r["correct"], r["label_probability"], *[r[c] for c in rest]] for r in got])
+    abl = csv_rows([[r["path"], r["label"], r["correct"], r["label_probability"], *[r[c] for c in rest]] for r in got])
     assert sorted(abl.splitlines()) == sorted(lines("ablation_images.csv"))
 
 
@@ -221,10 +221,10 @@ def _predictor_rows(data, paths, labels):
 
 def _same_as_rows(ds, rows):
     "explain_tiles' Dataset holds the predictor's explanations.csv rows (path, predicted, probability, target, importance, degenerate)."
-    from channelgradcam.dataset import _csv_rows, _r6
-    got = [[t, "", "ab"[p], _r6(pr), "ab"[tg], *map(_r6, imp), bool(dg)] for t, p, pr, tg, imp, dg in zip(
+    from channelgradcam.tables import csv_rows, round6
+    got = [[t, "", "ab"[p], round6(pr), "ab"[tg], *map(round6, imp), bool(dg)] for t, p, pr, tg, imp, dg in zip(
         ds.tile.values, ds.predicted.values, ds.probability.values, ds.target.values, ds.importance.values, ds.degenerate.values)]
-    assert _csv_rows(got) == _csv_rows([[r[0], "", *r[2:]] for r in rows])
+    assert csv_rows(got) == csv_rows([[r[0], "", *r[2:]] for r in rows])
 
 
 def test_explain_tiles_rows(data):
