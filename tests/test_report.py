@@ -115,6 +115,8 @@ def test_report_html_in_chromium(run):
             summary = page.locator("img[alt='summary']")
             natural = summary.evaluate("i => i.naturalWidth")
             assert natural >= 550, f"the summary figure is {natural} px wide"
+            shown = summary.evaluate("i => i.getBoundingClientRect().width")  # not shrunk: its text keeps its size
+            assert abs(shown - natural) < 1, f"{name}: the summary figure is shown {shown:.0f} px wide, not its {natural} px"
             path = shots / f"report_{viewport['width']}x{viewport['height']}.png"
             page.screenshot(path=str(path), full_page=True)
             print(f"screenshot: {path}")
