@@ -213,7 +213,7 @@ def explain_dataset(
     (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
     rec = run_info(model)
     classes = name_list(class_names, K, "class_names", rec.get("classes"), [str(k) for k in range(K)])
-    names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), [f"ch{k + 1}" for k in range(C)])
+    names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), core.channel_names(C))
     target = class_index(targets, classes)
     size = size_hw(size) or ((int(h), int(w)) if h and w else None)
     pixel_values = {"model_range": surgery.input_range(net), "scale": scale, "input_range": input_range}  # Dask workers get them too

@@ -312,7 +312,7 @@ def explain_tiles(
     if np.issubdtype(tiles.dtype, np.integer) and scale is None and input_range is None:
         raise ValueError(f"Expected float pixels, or scale= / input_range= for integer ones. Received: tiles of dtype {tiles.dtype}")
     C = tiles.sizes["band"]
-    names = [str(v) for v in tiles["band"].values] if "band" in tiles.coords else [f"ch{k + 1}" for k in range(C)]
+    names = [str(v) for v in tiles["band"].values] if "band" in tiles.coords else core.channel_names(C)
     settings = predictor_settings([], names, C, None, None, {"model_range": None, "scale": scale, "input_range": input_range},
                                   targets, (), None, batch_size, threads, output, precision)
     arr = da.asarray(tiles.data).rechunk((batch_size, -1, -1, -1))
