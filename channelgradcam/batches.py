@@ -10,9 +10,7 @@ import contextlib, os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import numpy as np
-from . import core
 from .images import read_image, to_float
-core.quiet_tensorflow()
 
 # %% auto #0
 __all__ = ['parse_range', 'value_policy', 'ImageReader', 'stream_batches', 'device_names', 'as_model', 'Batch', 'BatchExplainer',

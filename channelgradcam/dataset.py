@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from . import core
 from .images import layout_class, list_images, size_hw
-core.quiet_tensorflow()
 
 # %% auto #0
 __all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset', 'summarize']
