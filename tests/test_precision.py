@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from channelgradcam.core import quiet_tensorflow
-quiet_tensorflow()
-import keras  # noqa: E402
+import channelgradcam  # noqa: F401 (its core quiets TensorFlow's first import)
+import keras
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ import numpy as np
 import pytest
 import tifffile
 
-from channelgradcam.core import quiet_tensorflow
-quiet_tensorflow()
-import keras  # noqa: E402
+import channelgradcam  # noqa: F401 (its core quiets TensorFlow's first import)
+import keras
 
-from channelgradcam.cam import ChannelGradCAM  # noqa: E402
-from channelgradcam.images import read_image  # noqa: E402
-from channelgradcam.surgery import input_range_layer  # noqa: E402
+from channelgradcam.cam import ChannelGradCAM
+from channelgradcam.images import read_image
+from channelgradcam.surgery import input_range_layer
 
 
 def small_cnn(channels, classes=2, seed=0, size=32):

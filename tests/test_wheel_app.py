@@ -114,7 +114,7 @@ def test_wheel_with_app_extra_serves_the_page(tmp_path):
             Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "set" / c / f"{j}.png")
     model = _run([str(py), "-c", """if 1:
         import sys
-        from channelgradcam.core import quiet_tensorflow; quiet_tensorflow()
+        import channelgradcam  # its core quiets TensorFlow's first import
         import keras
         inp = keras.Input((16, 16, 3))
         x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(inp))
