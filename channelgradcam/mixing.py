@@ -17,6 +17,7 @@ __all__ = ['SHAPES', 'Shapes', 'synthetic_shapes', 'MixPlan', 'mix_plan', 'pure_
 SHAPES = ("disk", "square", "triangle", "cross")
 _CIRCUM = {"disk": 1 / np.sqrt(np.pi), "square": np.sqrt(0.5), "triangle": 2 / np.sqrt(3 * np.sqrt(3)),
            "cross": np.hypot(1.5, 0.5) / np.sqrt(5)}  # circumradius / sqrt(area)
+_RMAX = max(_CIRCUM.values())  # the widest shape's
 
 def _inside(shape, u, v, s):
     "Points (u, v) (object frame, centroid at 0) inside `shape` of area `s**2`."
@@ -54,6 +55,26 @@ class Shapes:
     def __repr__(self):
         return f"Shapes({len(self)} images {self.images.shape[1:]}, classes={self.classes})"
 
+# %% ../nbs/04a_mixing.ipynb #e3e97ec6
+_SS = 3  # sub-pixel samples per pixel side: the coverage of a pixel, anti-aliased
+
+def _draw(rng, shape, size, scale, rotate, noise, XY):
+    "One image (size, size) in about [0, 1] and the coverage of its object; `rng` draws in the same order whatever the shape."
+    s = rng.uniform(*scale) * size  # sqrt(area) in pixels
+    R = _RMAX * s + 1  # the widest shape's circumradius (+1 px): the same centre range for all classes
+    cx, cy = rng.uniform(R, size - R, 2)
+    th = np.deg2rad(rng.uniform(-rotate, rotate))
+    bg = rng.uniform(0.1, 0.45)
+    fg = bg + rng.uniform(0.25, 0.45)
+    ang, freq, amp = rng.uniform(0, np.pi), rng.uniform(3, 8), rng.uniform(0.02, 0.06)
+    yy, xx = np.mgrid[:size, :size] / size
+    field_ = 0.06 * _smooth_noise(rng, size, 5) + amp * np.sin(2 * np.pi * freq * (xx * np.cos(ang) + yy * np.sin(ang)))
+    pix = rng.normal(0, noise, (size, size))
+    dx, dy = XY[0] - cx, XY[1] - cy
+    u, v = np.cos(th) * dx + np.sin(th) * dy, -np.sin(th) * dx + np.cos(th) * dy
+    cov = _inside(shape, u, v, s).reshape(size, _SS, size, _SS).mean((1, 3))
+    return bg + (fg - bg) * cov + field_ + pix, cov
+
 # %% ../nbs/04a_mixing.ipynb #303935c9
 def synthetic_shapes(n, # number of images (classes balanced: n // K or n // K + 1 each)
                      size=64, # image side in pixels
@@ -69,29 +90,14 @@ def synthetic_shapes(n, # number of images (classes balanced: n // K or n // K +
         raise ValueError(f"Expected distinct classes from {SHAPES}. Received: class_names={classes}")
     if int(n) < 1 or int(size) < 8: raise ValueError(f"Expected n >= 1 and size >= 8. Received: n={n}, size={size}")
     lo, hi = scale
-    rmax = max(_CIRCUM[c] for c in SHAPES)
-    if not 0 < lo <= hi or hi * rmax > 0.5: raise ValueError(f"Expected scale (lo, hi) with 0 < lo <= hi <= {0.5 / rmax:.2f}. Received: scale={scale}")
-    n, size, ss = int(n), int(size), 3
+    if not 0 < lo <= hi or hi * _RMAX > 0.5: raise ValueError(f"Expected scale (lo, hi) with 0 < lo <= hi <= {0.5 / _RMAX:.2f}. Received: scale={scale}")
+    n, size = int(n), int(size)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(classes)).astype(np.int64)
-    g = (np.arange(size * ss) + 0.5) / ss  # sub-pixel sample positions
-    X, Y = np.meshgrid(g, g)
+    XY = np.meshgrid(*2 * [(np.arange(size * _SS) + 0.5) / _SS])  # sub-pixel sample positions
     images, masks = np.empty((n, size, size), np.uint8), np.empty((n, size, size), bool)
-    yy, xx = np.mgrid[:size, :size] / size
-    for i in range(n):  # every random draw happens in the same order whatever the class
-        s = rng.uniform(lo, hi) * size  # sqrt(area) in pixels
-        R = rmax * s + 1  # the widest shape's circumradius (+1 px): the same centre range for all classes
-        cx, cy = rng.uniform(R, size - R, 2)
-        th = np.deg2rad(rng.uniform(-rotate, rotate))
-        bg = rng.uniform(0.1, 0.45)
-        fg = bg + rng.uniform(0.25, 0.45)
-        ang, freq, amp = rng.uniform(0, np.pi), rng.uniform(3, 8), rng.uniform(0.02, 0.06)
-        field_ = 0.06 * _smooth_noise(rng, size, 5) + amp * np.sin(2 * np.pi * freq * (xx * np.cos(ang) + yy * np.sin(ang)))
-        pix = rng.normal(0, noise, (size, size))
-        dx, dy = X - cx, Y - cy
-        u, v = np.cos(th) * dx + np.sin(th) * dy, -np.sin(th) * dx + np.cos(th) * dy
-        cov = _inside(classes[labels[i]], u, v, s).reshape(size, ss, size, ss).mean((1, 3))
-        img = bg + (fg - bg) * cov + field_ + pix
+    for i in range(n):
+        img, cov = _draw(rng, classes[labels[i]], size, (lo, hi), rotate, noise, XY)
         images[i] = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
         masks[i] = cov >= 0.5
     return Shapes(images, masks, labels, classes)
@@ -151,6 +157,32 @@ def _draw_sources(cc, pools, anchors, key, rng):
         filled.append(j)
     return src
 
+# %% ../nbs/04a_mixing.ipynb #2150f808
+def _other_classes(y, K, m, v, scheme, rng):
+    "(N*v, m) classes of the `m` non-key channels of each anchor's `v` samples: the patterns in turn, or uniform draws."
+    N, P = len(y), K ** m  # P a Python int: no overflow
+    other = np.zeros((N * v, m), np.int64)
+    if m and scheme == "balanced":
+        relabel = np.stack([rng.permutation(K) for _ in range(m)])  # a random class relabelling per channel
+        for c in range(K):
+            a = rng.permutation(np.flatnonzero(y == c))  # anchors of class c take turns through the patterns
+            rows = (a[:, None] * v + np.arange(v)).ravel()
+            t = np.arange(len(rows))
+            if P < len(rows): t %= P
+            other[rows] = np.take_along_axis(relabel.T, _patterns(K, m, t), 0)
+    elif m:
+        other = rng.integers(0, K, (N * v, m))
+    return other
+
+# %% ../nbs/04a_mixing.ipynb #ff965521
+def _enough_images(cc, pools, C, name):
+    "Refuse a plan whose samples `cc` (classes per channel) need more distinct images of a class than its pool holds."
+    for c in range(len(pools)):
+        need = int((cc == c).sum(1).max())
+        if need > len(pools[c]):
+            raise ValueError(f"Expected at least {need} distinct images of each class in these labels (a sample of C={C} channels "
+                             f"may need that many). Received: class {name(c)} has {len(pools[c])}; use fewer channels or more images")
+
 # %% ../nbs/04a_mixing.ipynb #6ab0a2ea
 def mix_plan(labels, # (N,) class ids of ONE split; sources index into this split's cache rows
              n_channels=3, # C, channels per sample
@@ -177,27 +209,12 @@ def mix_plan(labels, # (N,) class ids of ONE split; sources index into this spli
     if v < 1: raise ValueError(f"Expected variants_per_anchor >= 1. Received: variants_per_anchor={variants_per_anchor}")
     rng = np.random.default_rng(seed)
     anchors = np.repeat(np.arange(N), v)
-    other = np.zeros((N * v, m), np.int64)
-    if m and scheme == "balanced":
-        relabel = np.stack([rng.permutation(K) for _ in range(m)])  # a random class relabelling per channel
-        for c in range(K):
-            a = rng.permutation(np.flatnonzero(y == c))  # anchors of class c take turns through the patterns
-            rows = (a[:, None] * v + np.arange(v)).ravel()
-            t = np.arange(len(rows))
-            if P < len(rows): t %= P
-            other[rows] = np.take_along_axis(relabel.T, _patterns(K, m, t), 0)
-    elif m:
-        other = rng.integers(0, K, (N * v, m))
     others = [j for j in range(C) if j != key]
     cc = np.empty((N * v, C), np.int64)
     cc[:, key] = y[anchors]
-    cc[:, others] = other
+    cc[:, others] = _other_classes(y, K, m, v, scheme, rng)
     pools = [np.flatnonzero(y == c) for c in range(K)]
-    for c in range(K):
-        need = int((cc == c).sum(1).max())
-        if need > len(pools[c]):
-            raise ValueError(f"Expected at least {need} distinct images of each class in these labels (a sample of C={C} channels "
-                             f"may need that many). Received: class {name(c)} has {len(pools[c])}; use fewer channels or more images")
+    _enough_images(cc, pools, C, name)
     return MixPlan(_draw_sources(cc, pools, anchors, key, rng), y[anchors], cc, key, N)
 
 # %% ../nbs/04a_mixing.ipynb #e8881955
