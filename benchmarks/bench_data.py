@@ -64,7 +64,8 @@ class NaiveSequence:
 def run(quick: bool = False) -> str:
     "Run the benchmark; return a markdown section."
     import tensorflow as tf
-    from channelgradcam.data import index_images, load_channels, mix_plan, make_dataset
+    from channelgradcam.data import index_images, load_channels
+    from channelgradcam.mixing import mix_plan, make_dataset
     from channelgradcam.images import to_float
 
     n_files = 60 if quick else 300

@@ -14,39 +14,14 @@ import numpy as np
 from fastcore.basics import patch
 import tensorflow as tf
 import keras
-from .images import to_float
 from .surgery import (add_channel_conv, as_functional, find_channel_conv, find_layer, flatten_model, graph_steps,
-                                    input_range, layer_output, model_graph, model_input, producer, replay,
+                                    input_range, layer_output, model_input, replay,
                                     silence_retracing_warning)
+from .targets import as_image_batch, resolve_targets, select_output, split_head, target_scores
 
 # %% auto #0
-__all__ = ['as_image_batch', 'channel_importance', 'normalize_jointly', 'split_head', 'select_output', 'resolve_targets',
-           'target_scores', 'CAMResult', 'check_precision', 'BaseCAM', 'GradCAM', 'GradCAMPlusPlus', 'LayerCAM',
-           'ChannelGradCAM']
-
-# %% ../nbs/03_cam.ipynb #4611e60e
-def as_image_batch(
-    x,  # one image (H,W,C) or a batch (B,H,W,C): numpy array, tf.Tensor or nested lists; integer or float
-    n_channels: int | None = None,  # expected channel count C (None: any)
-    value_range: tuple | None = None,  # the model's input range (lo, hi): integer images are scaled into it; None: as given
-) -> np.ndarray:
-    "A float32 `(B,H,W,C)` numpy batch from `x`, with clear errors for a wrong rank, channel count, dtype or NaN/inf."
-    if isinstance(x, (tf.Tensor, tf.Variable)): x = x.numpy()
-    x = np.asarray(x)
-    if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
-        raise TypeError(f"Expected a numeric image array. Received: x.dtype={x.dtype}")
-    if x.ndim == 3: x = x[None]
-    if x.ndim != 4:
-        raise ValueError(f"Expected a single image (H, W, C) or a batch (B, H, W, C). Received: x.shape={x.shape} (rank {x.ndim})")
-    if n_channels is not None and x.shape[-1] != n_channels:
-        raise ValueError(f"Expected {n_channels} channel(s) on the last axis (channels_last). Received: x.shape={x.shape}")
-    if 0 in x.shape:
-        raise ValueError(f"Expected a non-empty batch of non-empty images. Received: x.shape={x.shape}")
-    x = to_float(x, value_range) if value_range is not None else x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
-        n = int(np.size(x) - np.isfinite(x).sum())
-        raise ValueError(f"Expected finite pixel values. Received: x with {n} NaN/inf value(s)")
-    return x
+__all__ = ['channel_importance', 'normalize_jointly', 'CAMResult', 'check_precision', 'BaseCAM', 'GradCAM', 'GradCAMPlusPlus',
+           'LayerCAM', 'ChannelGradCAM']
 
 # %% ../nbs/03_cam.ipynb #af798c20
 def _shares(mass):
@@ -74,159 +49,6 @@ def normalize_jointly(
     m = np.asarray(maps, dtype=np.float32)
     scale = np.abs(m).reshape(len(m), -1).max(axis=1).reshape((-1,) + (1,) * (m.ndim - 1))
     return m / np.where(scale > 0, scale, 1.0)
-
-# %% ../nbs/03_cam.ipynb #eec64387
-_SOFTMAX_SIGMOID = (keras.activations.softmax, keras.ops.softmax, tf.nn.softmax,
-                    keras.activations.sigmoid, keras.ops.sigmoid, tf.nn.sigmoid)
-
-_NO_OPS = (keras.layers.Identity, keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
-           keras.layers.SpatialDropout3D, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
-           keras.layers.AlphaDropout, keras.layers.ActivityRegularization)
-
-_SQUASH_OPS = []  # the classes of the graph operations that keras.ops.softmax / sigmoid record (filled on first use)
-
-def _squash_op(op) -> bool:
-    "True if `op` is the graph operation of a `keras.ops` softmax or sigmoid."
-    if not _SQUASH_OPS:
-        _SQUASH_OPS.extend({type(producer(f(keras.KerasTensor((None, 2)))).operation) for f in (keras.ops.softmax, keras.ops.sigmoid)})
-    return type(op) in _SQUASH_OPS
-
-def _is_squash(fn) -> bool: return any(fn is f for f in _SOFTMAX_SIGMOID)
-
-# %% ../nbs/03_cam.ipynb #6d74eb04
-def _no_op(op) -> bool:
-    "True for a layer that passes its input through at inference."
-    return isinstance(op, _NO_OPS) or (type(op) is keras.layers.Activation and op.activation is keras.activations.linear)
-
-def _may_hide_squash(op) -> bool:
-    "True if `op` might apply a softmax/sigmoid we cannot see: a Lambda, a custom class, an activation we do not know."
-    act = getattr(op, "activation", None)
-    known = lambda f: getattr(f, "__module__", "").split(".")[0] in ("keras", "tensorflow")
-    return (isinstance(op, keras.layers.Lambda) or not type(op).__module__.startswith("keras")
-            or (callable(act) and not known(act)))
-
-# %% ../nbs/03_cam.ipynb #668d05b4
-def split_head(
-    model: keras.Model,  # a flat model with one (B, K) output
-    score: str = "logit",  # "logit" (the input of a final softmax/sigmoid) or "prob" (the output)
-):
-    "(tensor the flat graph must output, head `t -> (outputs, scored)`) for `score`: the logit behind a softmax/sigmoid, or the output."
-    if score not in ("logit", "prob"):
-        raise ValueError(f"Expected score='logit' or 'prob'. Received: score={score!r}")
-    if len(model.outputs) != 1:
-        raise ValueError(f"Expected a model with one (B, K) output. Received: {len(model.outputs)} outputs of model `{model.name}`")
-    out = model.outputs[0]
-    if len(out.shape) != 2 or out.shape[-1] is None:
-        raise ValueError(f"Expected (B, K) class scores as the output of model `{model.name}`. Received: output shape={tuple(out.shape)}")
-    ident = lambda t: (t, t)
-    if score == "prob": return out, ident
-    t = out
-    while (s := producer(t)) is not None and _no_op(s.operation) and len(s.inputs) == 1: t = s.inputs[0]
-    step = producer(t)
-    if step is None or len(step.inputs) != 1: return out, ident
-    op, pre = step.operation, step.inputs[0]
-    act = getattr(op, "activation", None)
-    if isinstance(op, keras.layers.Softmax) or _squash_op(op):
-        return pre, lambda z: (op(z), z)
-    if type(op) is keras.layers.Activation and _is_squash(act):
-        return pre, lambda z: (act(z), z)
-    if act is not None and _is_squash(act):
-        def head(z):
-            op.activation = keras.activations.linear
-            try: y = op(z)
-            finally: op.activation = act
-            return act(y), y
-        return pre, head
-    if _may_hide_squash(op):
-        warnings.warn(f"Could not find the logit of model `{model.name}`: its output comes from `{op.name}` "
-                      f"({type(op).__name__}), which may apply a softmax/sigmoid that cannot be seen. score='logit' "
-                      "differentiates that output as it is; pass score='prob' to do so on purpose.", stacklevel=2)
-    return out, ident
-
-# %% ../nbs/03_cam.ipynb #d6bd4c45
-def _output_names(model) -> list:
-    "The names of `model`'s outputs (Keras's `output_names`, else the layers that produce them)."
-    names = list(getattr(model, "output_names", None) or [])
-    if len(names) == len(model.outputs): return [str(n) for n in names]
-    return [producer(t).operation.name if producer(t) is not None else str(i) for i, t in enumerate(model.outputs)]
-
-# %% ../nbs/03_cam.ipynb #1c559c55
-def select_output(
-    model: keras.Model,  # a functional model, possibly with several outputs
-    output: int | str | None = None,  # the output to explain: an index or a name (`model.output_names`); None: the only one
-) -> keras.Model:
-    "`model` itself if it has one output, else a model sharing its layers whose only output is `output`."
-    if model_graph(model) is None: model_input(model)  # a subclassed model has no outputs to choose from: say what it needs
-    outs = list(model.outputs)
-    names = _output_names(model)
-    listing = "; ".join(f"{i}: {n!r} {tuple(t.shape)}" for i, (n, t) in enumerate(zip(names, outs)))
-    choose = f"Pass output= an index or a name, e.g. output={names[-1]!r} or output={len(outs) - 1}"
-    if output is None:
-        if len(outs) == 1: return model
-        raise ValueError(f"Expected output= to choose one of the {len(outs)} outputs of model `{model.name}` ({listing}). "
-                         f"{choose}. Received: output=None")
-    if isinstance(output, str) and output not in names and output.lstrip("-").isdigit(): output = int(output)  # CLI text
-    if isinstance(output, (int, np.integer)) and not isinstance(output, (bool, np.bool_)) and -len(outs) <= output < len(outs):
-        i = int(output) % len(outs)
-    elif isinstance(output, str) and output in names: i = names.index(output)
-    else:
-        raise ValueError(f"Expected output to be an index in 0..{len(outs) - 1} or the name of an output of model "
-                         f"`{model.name}` ({listing}). Received: output={output!r}")
-    if len(outs) == 1: return model
-    return keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outs[i], name=model.name)
-
-# %% ../nbs/03_cam.ipynb #1cae6cbe
-def _short(v, n=60):
-    "`repr(v)`, cut to `n` characters."
-    r = repr(v)
-    return r if len(r) <= n else r[:n - 3] + "..."
-
-# %% ../nbs/03_cam.ipynb #33d97e5d
-def resolve_targets(
-    targets,  # None (top class), an int, a sequence of B ints, a callable f(scores (B,K)) -> (B,), or "all"
-    batch: int,  # B: images in the batch
-    n_classes: int,  # K: classes of the model
-    allow_all: bool = True,  # whether "all" is accepted
-):
-    "What to explain: int32 `(B,)` classes (-1 = top class), the callable itself, or 'all'; one set of errors for the package."
-    expected = ("Expected targets None (each image's top class), an int class, one int per image, a callable "
-                "f(scores) -> (B,) scores" + (" or 'all'" if allow_all else " ('all' is not supported here)"))
-    if isinstance(targets, str):
-        if targets == "all" and allow_all: return "all"
-        raise ValueError(f"{expected}. Received: targets={targets!r}")
-    if targets is None: return np.full(batch, -1, np.int32)
-    if callable(targets): return targets
-    if isinstance(targets, (bool, np.bool_)): raise TypeError(f"{expected}. Received: targets={targets!r}")
-    idx = np.asarray(targets)
-    if idx.ndim == 0 and np.issubdtype(idx.dtype, np.integer): idx = np.full(batch, int(idx))
-    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"{expected}. Received: targets={_short(targets)} (dtype {idx.dtype}, shape {idx.shape})")
-    if len(idx) != batch:
-        raise ValueError(f"Expected one target per image ({batch}). Received: len(targets)={len(idx)}")
-    bad = idx[(idx < 0) | (idx >= n_classes)]
-    if bad.size:
-        raise ValueError(f"Expected target classes in 0..{n_classes - 1} (the model has {n_classes} classes); class "
-                         f"{int(bad[0])} is out of range. Received: targets={_short(targets)}")
-    return idx.astype(np.int32)
-
-# %% ../nbs/03_cam.ipynb #49738ad4
-def target_scores(
-    scores,  # (B,K) class scores: a tensor or an array
-    targets,  # resolved targets: int (B,) classes (-1 = top class), or a callable f(scores) -> (B,)
-    outputs=None,  # (B,K) whose argmax is the top class (default: `scores`)
-):
-    "Each image's target score `(B,)` and its class `(B,)` int32 (-1 for a callable); a callable must give one score per image."
-    scores = tf.convert_to_tensor(scores)
-    if callable(targets):
-        s = tf.cast(tf.convert_to_tensor(targets(scores)), tf.float32)
-        b = scores.shape[0]
-        if s.shape.rank != 1 or (b is not None and s.shape[0] is not None and s.shape[0] != b):
-            raise ValueError(f"Expected the targets callable to return one score per image, shape ({b},). "
-                             f"Received: shape={tuple(s.shape)}")
-        return s, tf.fill(tf.shape(s), -1)
-    top = tf.argmax(scores if outputs is None else outputs, axis=-1, output_type=tf.int32)
-    idx = tf.where(tf.convert_to_tensor(targets, tf.int32) < 0, top, tf.convert_to_tensor(targets, tf.int32))
-    return tf.gather(scores, idx, batch_dims=1), idx
 
 # %% ../nbs/03_cam.ipynb #78606849
 @dataclasses.dataclass

@@ -134,7 +134,8 @@ def _image_setup(args) -> argparse.Namespace:
     "What the images of one `explain` call share: the model, loaded once, its explainer, names, target and pixel conversion."
     from channelgradcam.surgery import input_range
     from channelgradcam.train import load_model
-    from channelgradcam.cam import ChannelGradCAM, select_output
+    from channelgradcam.cam import ChannelGradCAM
+    from channelgradcam.targets import select_output
     from channelgradcam.dataset import run_info, value_policy, class_index, name_list
     from channelgradcam import core
     model = select_output(load_model(args.model), args.output)

@@ -24,7 +24,7 @@ import keras
 from . import engines, surgery
 from .batches import ImageReader, as_model, device_names, stream_batches, value_policy
 from .batches import parse_range  # noqa: F401 (callers of the data-set API find it here too)
-from .cam import select_output, _output_names
+from .targets import select_output, output_names
 from .cam import check_precision
 from .viz import figure_png, show_channel_cams
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
@@ -225,7 +225,7 @@ def explain_dataset(
                          f"Received: no labelled image among {len(part)}; the model's classes are {classes}")
     baselines = ("mean", "zero") if (has_labels if ablation is None else ablation) else ()
     settings = {"model": desc, "model_sha1": _sha1(np.ascontiguousarray(v).tobytes() for v in net.get_weights()),
-                "output": None if output is None else _output_names(net)[0],  # by name: output=2 and output="prob" are one run
+                "output": None if output is None else output_names(net)[0],  # by name: output=2 and output="prob" are one run
                 "precision": precision,
                 "input_shape": [h, w, C], "classes": classes, "channel_names": names, "values": values,
                 "scale": None if scale is None else float(scale), "targets": None if target is None else classes[target],

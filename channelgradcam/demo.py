@@ -13,7 +13,8 @@ from .core import write_json, RunLock
 import keras
 import tensorflow as tf
 from . import __version__
-from .data import synthetic_shapes, split, mix_plan, pure_plan, make_dataset, mixed_arrays
+from .data import split
+from .mixing import synthetic_shapes, mix_plan, pure_plan, make_dataset, mixed_arrays
 from .train import build_model, train, evaluate
 from .surgery import find_layer
 from .cam import ChannelGradCAM

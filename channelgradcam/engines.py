@@ -78,7 +78,7 @@ class ChannelGradCAMPredictor:
             if key not in _BUILT:
                 _setup_tensorflow(s.get("threads"))
                 from channelgradcam.batches import BatchExplainer, as_model
-                from channelgradcam.cam import select_output
+                from channelgradcam.targets import select_output
                 from channelgradcam.surgery import as_functional
                 net, _ = as_model(self.model)
                 net = select_output(as_functional(net), s.get("output"))

@@ -19,7 +19,8 @@ from fastcore.basics import patch
 from .images import layout_class, list_images, read_image
 from . import surgery
 from .surgery import flatten_model, spatial_layers
-from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
+from .cam import ChannelGradCAM, GradCAM, LayerCAM
+from .targets import as_image_batch, select_output
 from .train import load_model
 from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from .surgery import input_range
-from .cam import as_image_batch, select_output, split_head, resolve_targets, target_scores
+from .targets import as_image_batch, select_output, split_head, resolve_targets, target_scores
 
 # %% auto #0
 __all__ = ['channel_ablation', 'Agreement', 'importance_agreement', 'PointingResult', 'pointing_game', 'average_drop',
@@ -25,7 +25,7 @@ __all__ = ['channel_ablation', 'Agreement', 'importance_agreement', 'PointingRes
 
 # %% ../nbs/07_metrics.ipynb #d040465a
 def _images(x, model) -> np.ndarray:
-    "`x` as a float32 (B,H,W,C) array for `model`, read as the explainers read it (`cam.as_image_batch`)."
+    "`x` as a float32 (B,H,W,C) array for `model`, read as the explainers read it (`targets.as_image_batch`)."
     return as_image_batch(x, value_range=input_range(model))
 
 # %% ../nbs/07_metrics.ipynb #cae1f123
@@ -140,7 +140,7 @@ def channel_ablation(
     batch_size:int=64,            # images per forward pass
     seed:int=0,                   # seed of the "shuffle" derangements
     draws:int=1,                  # "shuffle" only: average the drops over this many distinct derangements drawn from `seed`
-    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
 ) -> np.ndarray:                  # score drop (B,C); larger = the channel mattered more
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
@@ -264,7 +264,7 @@ def average_drop(
     score:str="prob",             # "prob" (as in Grad-CAM++) or "logit"
     reduce:bool=True,             # mean over images, or the per-image values (B,)
     batch_size:int=64,            # images per forward pass
-    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
 ):                                # fraction in [0,1] (lower = the map keeps what the model needs)
     "Grad-CAM++ average drop: mean relative fall of the score when only the explanation map `x*M` is kept."
     y, o = _explanation_scores(model, x, maps, targets, score, batch_size, output)
@@ -283,7 +283,7 @@ def increase_in_confidence(
     score:str="prob",             # "prob" (as in Grad-CAM++) or "logit"
     reduce:bool=True,             # mean over images, or the per-image booleans (B,)
     batch_size:int=64,            # images per forward pass
-    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
 ):                                # fraction of images whose score rises on the explanation map
     "Grad-CAM++ increase in confidence: share of images scored higher on `x*M` than on `x`."
     y, o = _explanation_scores(model, x, maps, targets, score, batch_size, output)
@@ -344,7 +344,7 @@ def deletion_curve(
     score:str="prob",             # "prob" (as in RISE) or "logit"
     batch_size:int=64,            # images per forward pass
     sigma:float|None=None,        # blur width in px for baseline="blur" (default max(H,W)/32)
-    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
 ) -> Curve:                       # fractions, scores (B,S+1), auc (B,): lower = better map
     "RISE deletion curve: target score as the most salient pixels are removed first."
     return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=False, output=output)
@@ -360,7 +360,7 @@ def insertion_curve(
     score:str="prob",             # "prob" (as in RISE) or "logit"
     batch_size:int=64,            # images per forward pass
     sigma:float|None=None,        # blur width in px for baseline="blur" (default max(H,W)/32)
-    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
 ) -> Curve:                       # fractions, scores (B,S+1), auc (B,): higher = better map
     "RISE insertion curve: target score as the most salient pixels are put back first."
     return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=True, output=output)

@@ -16,8 +16,8 @@ import tensorflow as tf
 import keras
 from .surgery import add_channel_conv
 from .images import read_image
-from .data import (index_images, split, mix_plan, pure_plan, make_dataset, load_channels, load_images, load_rgb,
-                                 write_skipped)
+from .data import index_images, split, load_channels, load_images, load_rgb, write_skipped
+from .mixing import mix_plan, pure_plan, make_dataset
 
 # %% auto #0
 __all__ = ['BACKBONES', 'small_cnn', 'WeightsUnavailableError', 'build_model', 'run_files', 'read_history', 'read_state',
@@ -453,7 +453,7 @@ def _restore(run, state, model):
 # %% ../nbs/05_train.ipynb #2acb290e
 def train(
     model: keras.Model,  # a model from `build_model` (or any Keras classifier ending in softmax)
-    train_ds: tf.data.Dataset,  # batches of (x, y), e.g. `data.make_dataset(images, plan)` (a third element, masks, is dropped)
+    train_ds: tf.data.Dataset,  # batches of (x, y), e.g. `mixing.make_dataset(images, plan)` (a third element, masks, is dropped)
     val_ds: tf.data.Dataset | None = None,  # validation batches; early stopping watches their loss (else the training loss)
     epochs: int = 10,  # total epochs (a resumed run counts the epochs already done)
     run_dir: str | os.PathLike | None = None,  # folder for model.keras, last-NNN.keras, history.csv, state.json; None: nothing saved
@@ -721,7 +721,7 @@ def train_from_folder(
     batch_size: int = 32,  # samples per batch
     backbone: str = "resnet50",  # one of `BACKBONES`; "small_cnn" is fast on CPUs (no pretrained weights)
     weights: str | os.PathLike | None = "imagenet",  # "imagenet", None (random init) or the path of a weights file
-    mix: str = "balanced",  # "balanced" or "random" (the channel-1 experiment, see `data.mix_plan`), or "none": images as they are
+    mix: str = "balanced",  # "balanced" or "random" (the channel-1 experiment, see `mixing.mix_plan`), or "none": images as they are
     channels: int | None = None,  # channels per sample (default 3); mix="none": the images' band count (default: read from the files)
     key_channel: int = 1,  # 1-based channel whose image decides the label
     mode: str = "luminance",  # how a photo becomes one gray channel: "luminance" or "red"

@@ -14,7 +14,8 @@ from PIL import Image
 from fastcore.basics import patch
 from .core import gaussian_blur
 from . import core
-from .cam import as_image_batch, normalize_jointly
+from .cam import normalize_jointly
+from .targets import as_image_batch
 
 # %% auto #0
 __all__ = ['CAMFigure', 'new_figure', 'figure_png', 'smallest_text_px', 'to_display', 'composite', 'name_channels',

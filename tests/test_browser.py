@@ -344,7 +344,7 @@ def _trained_model(folder):
     """A model of this package that learned the synthetic mix (only channel 'key' decides disk or cross), saved with
     its test images as PNG files in class sub-folders: (model file, image folder, predicted class of image 1)."""
     import keras
-    from channelgradcam.data import mix_plan, mixed_arrays, synthetic_shapes
+    from channelgradcam.mixing import mix_plan, mixed_arrays, synthetic_shapes
     from channelgradcam.images import list_images, read_image, to_float
     from channelgradcam.train import build_model
     keras.utils.set_random_seed(0)

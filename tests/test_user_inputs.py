@@ -183,7 +183,7 @@ def test_subclassed_model_needs_what_it_lacks():
     net = SubclassedONet()
     net(np.zeros((1, 24, 24, 3), np.float32))
     with pytest.raises(ValueError, match="layer-level methods .* rebuilt on a keras.Input"): LayerCAM(net, "conv2d", output=2)
-    from channelgradcam.cam import select_output
+    from channelgradcam.targets import select_output
     with pytest.raises(ValueError, match=r"ChannelGradCAM\(model, input_shape=\(H, W, C\)\)"): select_output(net, 2)
 
 
