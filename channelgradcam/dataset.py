@@ -25,7 +25,8 @@ from .batches import ImageReader, as_model, device_names, stream_batches, value_
 from .batches import parse_range  # noqa: F401 (callers of the data-set API find it here too)
 from .cam import select_output, _output_names
 from .cam import check_precision
-from .viz import figure_png, show_channel_cams
+from .figures import figure_png
+from .viz import show_channel_cams
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
                                    image_classes, read_csv_table, shown_classes, summary_table)
 from .runs import RunSink, open_run, parse_shard, read_json, run_info, shard_rows

@@ -24,7 +24,8 @@ from .train import load_model
 from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
 from .explore_widgets import ExplorerApp
-from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
+from .figures import composite, figure_png, name_channels, new_figure, to_display
+from .viz import CAMView, plot_channel_importance
 
 # %% auto #0
 __all__ = ['Explorer', 'explore']
