@@ -120,6 +120,7 @@ def class_name(k, class_names=None):
 
 # %% ../nbs/06a_figures.ipynb #5af91f7b
 def image_indices(index, B, max_images):
+    "The images to draw of a batch of B: `index` (one or several, checked), or the first `max_images`."
     if index is None: idx = np.arange(min(B, max_images))
     else: idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
     if idx.ndim != 1 or len(idx) == 0 or (idx < 0).any() or (idx >= B).any():
@@ -128,12 +129,14 @@ def image_indices(index, B, max_images):
 
 # %% ../nbs/06a_figures.ipynb #f668b7d6
 def composite_title(C, rgb):
+    "The title of the colour composite's panel: which channels (1-based) it shows as red, green, blue."
     if C == 2: return "color (1,2,-)"
     if C > 3: return "color (" + ",".join(str(i + 1) for i in _check_rgb(rgb, C)) + ")"
     return "color"
 
 # %% ../nbs/06a_figures.ipynb #eb7404ec
 def no_ticks(ax):
+    "A picture's panel: no ticks on either axis."
     ax.set_xticks([]); ax.set_yticks([])
 
 # %% ../nbs/06a_figures.ipynb #b3e8cee7
