@@ -20,13 +20,13 @@ __all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
-import keras
 from . import engines, surgery
 from .batches import ImageReader, as_model, device_names, stream_batches, value_policy
 from .batches import parse_range  # noqa: F401 (callers of the data-set API find it here too)
 from .targets import select_output, output_names
 from .cam import check_precision
-from .viz import figure_png, show_channel_cams
+from .figures import figure_png
+from .viz import show_channel_cams
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
                                    image_classes, read_csv_table, shown_classes, summary_table)
 from .runs import RunSink, open_run, parse_shard, read_json, run_info, shard_rows
@@ -198,11 +198,8 @@ def explain_dataset(
     if resume and overwrite: raise ValueError("Expected resume or overwrite, not both. Received: resume=True, overwrite=True")
     if (resume or overwrite or save_maps) and out is None:
         raise ValueError("Expected an output folder for resume, overwrite or save_maps. Received: out=None")
-    engine = engines.check_engine(engine)
+    engine = engines.check_engine(engine, model, figures, save_maps)  # what Dask refuses too
     check_precision(precision)
-    if engine == "dask" and (figures or save_maps or isinstance(model, keras.Model)):
-        raise ValueError("Expected a model file or run folder (workers load it), figures=0 and save_maps=False with "
-                         f"engine='dask'. Received: model of type {type(model).__name__}, figures={figures!r}, save_maps={save_maps!r}")
     out = Path(out).expanduser() if out is not None else None
     shard = parse_shard(shard)
     devs = device_names(devices)

@@ -20,7 +20,8 @@ from .surgery import find_layer
 from .cam import ChannelGradCAM
 from .metrics import (channel_ablation, importance_agreement, pointing_game, average_drop,
                                     increase_in_confidence, deletion_curve, insertion_curve)
-from .viz import new_figure, figure_png, show_channels, show_channel_cams, plot_channel_importance
+from .figures import new_figure, figure_png, show_channels
+from .viz import show_channel_cams, plot_channel_importance
 from .report import render, paragraph, table
 from .runs import read_json
 

@@ -16,16 +16,18 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from fastcore.basics import patch
-from .images import layout_class, list_images, read_image
+from .images import read_image
 from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM
 from .targets import as_image_batch, select_output
 from .train import load_model
-from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
+from .dataset import parse_range, run_info, value_policy
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
+from .explore_inputs import explorer_inputs
 from .explore_widgets import ExplorerApp
-from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
+from .figures import composite, figure_png, name_channels, new_figure, to_display
+from .viz import CAMView, plot_channel_importance
 
 # %% auto #0
 __all__ = ['Explorer', 'explore']
@@ -41,72 +43,6 @@ def _model_hw(model, image_size=None):
         s = 224 if image_size is None else image_size
         h, w = (s, s) if isinstance(s, (int, np.integer)) else tuple(s)
     return int(h), int(w), int(shape[3])
-
-# %% ../nbs/09_explore.ipynb #239cc771
-def _results_folder(images):
-    "The results folder of `explain_dataset` that `images` names, or None."
-    items = [images] if isinstance(images, (str, os.PathLike)) else list(images) if isinstance(images, (list, tuple)) else []
-    if len(items) != 1 or not isinstance(items[0], (str, os.PathLike)) or str(items[0]).startswith("@"): return None
-    p = Path(items[0]).expanduser()
-    return p if (p / "run.json").is_file() and (p / "explanations.csv").is_file() else None
-
-# %% ../nbs/09_explore.ipynb #253670b7
-def _is_paths(images) -> bool:
-    "Whether `images` names files (a path, or a list of paths) rather than holding pixels."
-    if isinstance(images, (str, os.PathLike)): return True
-    return isinstance(images, (list, tuple)) and len(images) > 0 and all(isinstance(p, (str, os.PathLike)) for p in images)
-
-# %% ../nbs/09_explore.ipynb #8e811d78
-def _resolve(path, folder: Path) -> str:
-    "A results table's path: as written if it exists, else inside or beside the results folder (else as written)."
-    p = Path(path).expanduser()
-    for c in (p, folder / p, folder.parent / p):
-        if c.is_file(): return str(c)
-    return str(p)
-
-# %% ../nbs/09_explore.ipynb #d0d98fc1
-def _folder_classes(images) -> list:
-    "Class names a folder layout suggests (`layout_class`): the class sub-folders of the input folders, else the Kaggle names' classes."
-    found = list_images(images)
-    subs, prefixes = set(), set()
-    for p, root in zip(found.paths, found.roots):
-        folder, kaggle = layout_class(p, root)
-        if folder and Path(p) != Path(root): subs.add(folder)
-        elif kaggle: prefixes.add(kaggle)
-    return sorted(subs or prefixes)
-
-# %% ../nbs/09_explore.ipynb #03209543
-@dataclasses.dataclass
-class _Inputs:
-    "The explorer's images: pixels in memory or files, with what the inputs say about labels and names."
-    x: np.ndarray | None = None  # (N,H,W,C) float32 images in memory
-    paths: list | None = None  # image files, read on demand
-    labels: object = None  # true class per image as found: indices (-1 unknown), or names ("" unknown) from a results table
-    classes: list | None = None  # class names: given, found in a results folder, or suggested by the folders
-    channels: list | None = None  # channel names found in a results folder
-    results: Path | None = None  # the results folder, when given one
-    table: pd.DataFrame | None = None  # its per-image table (explanations.csv)
-    summary: pd.DataFrame | None = None  # its per-class summary
-
-# %% ../nbs/09_explore.ipynb #9e3df4c1
-def _inputs(images, # array, files/folders/@lists, or a results folder
-            K:int, # the model's outputs
-            C:int, # the model's channels
-            class_names=None, # class names given (or recorded by the model's training run)
-            scale=None, # divide array pixels by this
-            value_range=None, # the model's input range (`surgery.input_range`): integer arrays are scaled into it
-           ) -> _Inputs:
-    "Resolve `images` into pixels or files, their labels and the names the inputs give."
-    results = _results_folder(images)
-    if results is not None:
-        ds = summarize(results)
-        return _Inputs(paths=[_resolve(p, results) for p in ds.table["path"]], labels=list(ds.table["label"]),
-                       classes=ds.classes, channels=ds.channel_names, results=results, table=ds.table, summary=ds.summary)
-    if _is_paths(images):
-        classes = class_names if class_names is not None else (g if len(g := _folder_classes(images)) == K else None)
-        found = find_inputs(images, [str(c) for c in classes or range(K)])
-        return _Inputs(paths=list(found.paths), labels=found.labels, classes=classes)
-    return _Inputs(x=as_image_batch(images, C) / np.float32(scale) if scale is not None else as_image_batch(images, C, value_range))
 
 # %% ../nbs/09_explore.ipynb #83be8500
 def _conv_layers(model):
@@ -144,7 +80,7 @@ class Explorer:
                  sigma:float=0, # display blur at the start (Gaussian sigma in pixels; a slider changes it)
                  smoothgrad:int=8, # SmoothGrad samples when its box is ticked (ChannelGradCAM)
                  rgb=(0, 1, 2), # channels of the colour composite when C > 3
-                 size:float=1.0, # inches per panel of the figure (100 px at 100 dpi: the figure fits a notebook's width)
+                 panel_inches:float=1.0, # inches per panel of the figure (100 px at 100 dpi: the figure fits a notebook's width)
                  dpi:int=100, # figure pixels per inch: the figure's natural size on the page (8-pt text: 11 px)
                  pixel_ratio:float=2, # pixels drawn per figure pixel: crisp on high-DPI screens, shown at the natural size
                  thumbnails:int=12, # images shown per class in the data-set view
@@ -159,14 +95,14 @@ class Explorer:
                              f"cache_size={cache_size}")
         self._convert, self.values = value_policy(surgery.input_range(model), scale, input_range)
         value_range = parse_range(input_range) if input_range is not None else surgery.input_range(model)
-        src = _inputs(images, K, C, class_names if class_names is not None else rec.get("classes"), scale, value_range)
+        src = explorer_inputs(images, K, C, class_names if class_names is not None else rec.get("classes"), scale, value_range)
         self._x, self.paths, self.results, self._table, self._summary = src.x, src.paths, src.results, src.table, src.summary
         self.channel_axis = channel_axis
         self._name(src, labels, class_names, channel_names, rec)
         self.layers = _conv_layers(model)
         self.batch_size, self.cache_size, self.n_smoothgrad = int(batch_size), int(cache_size), int(smoothgrad)
-        self.rgb, self.size, self.dpi, self.pixel_ratio, self.thumbnails = rgb, size, dpi, pixel_ratio, int(thumbnails)
-        self.view_figure = CAMView(self.class_names, self.channel_names, rgb, panel_inches=size, dpi=dpi)
+        self.rgb, self.panel_inches, self.dpi, self.pixel_ratio, self.thumbnails = rgb, panel_inches, dpi, pixel_ratio, int(thumbnails)
+        self.view_figure = CAMView(self.class_names, self.channel_names, rgb, panel_inches=panel_inches, dpi=dpi)
         self.state = dict(index=0, target="predicted", method="ChannelGradCAM", layer=self.layers[-1] if self.layers else None,
                           alpha=0.5, sigma=float(sigma), smoothgrad=0)
         self.dataset_state = dict(group=ALL_CLASSES, channel=self.channel_names[0], order="highest")
@@ -378,7 +314,7 @@ def explore(model, # a Keras image classifier, or its .keras/.h5 file or trainin
             labels=None, # true class (index or name) per image
             class_names=None, # names of the model's classes
             channel_names=None, # names of the C channels
-            **kwargs, # more `Explorer` options: scale, image_size, batch_size, cache_size, sigma, smoothgrad, rgb, size, dpi, ...
+            **kwargs, # more `Explorer` options: scale, image_size, batch_size, cache_size, sigma, smoothgrad, rgb, panel_inches, dpi, ...
            ) -> Explorer:
     "An ipywidgets app showing channels, per-channel maps, importance and prediction per image, and per class over the images."
     return Explorer(model, images, labels, class_names, channel_names, **kwargs)
@@ -456,7 +392,7 @@ def _summary_figure(self:Explorer, group, channel):
         fig = new_figure(3, 1, self.dpi)
         fig.text(0.5, 0.5, f"{group}: no image with a non-zero map", ha="center", va="center", fontsize=9)
         return fig
-    fig = plot_channel_importance(imp, self.channel_names, panel_inches=self.size, dpi=self.dpi)
+    fig = plot_channel_importance(imp, self.channel_names, panel_inches=self.panel_inches, dpi=self.dpi)
     ax = fig.axes[0]
     ax.patches[self.channel_names.index(channel)].set_color("tab:red")
     ax.set_title(f"{group}: mean ± sd over {_images(len(imp))}", fontsize=9)

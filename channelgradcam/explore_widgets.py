@@ -12,7 +12,7 @@ from pathlib import Path
 import ipywidgets as widgets
 from fastcore.basics import patch
 from .tables import ALL_CLASSES, image_classes
-from .viz import figure_png
+from .figures import figure_png
 
 # %% auto #0
 __all__ = ['ExplorerApp']

@@ -15,7 +15,7 @@ import pandas as pd
 from fastcore.basics import patch
 from . import core
 from .tables import ALL_CLASSES, csv_safe, image_classes, shown_classes
-from .viz import new_figure, figure_png
+from .figures import new_figure, figure_png
 
 # %% auto #0
 __all__ = ['DatasetExplanation', 'disagreements', 'md_escape', 'heading', 'paragraph', 'bullets', 'table', 'pictures', 'render']

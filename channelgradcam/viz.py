@@ -1,4 +1,4 @@
-"""Matplotlib figures for multi-channel inputs and their class activation maps: every function returns the `Figure`, and `CAMView` redraws one image's explanation in place for apps.
+"""Matplotlib figures of class activation maps for multi-channel inputs: one map per image (`show_cam`), every channel on one scale (`show_channel_cams`), importance bars and overlays; every function returns the `Figure`, and `CAMView` redraws one image's explanation in place for apps.
 
 Docs: https://channelgradcam.github.io/channelgradcam/viz.html.md"""
 
@@ -6,182 +6,18 @@ Docs: https://channelgradcam.github.io/channelgradcam/viz.html.md"""
 
 # %% ../nbs/06_viz.ipynb #03f1653f
 from __future__ import annotations
-import io
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from PIL import Image
 from fastcore.basics import patch
-from .core import gaussian_blur
 from . import core
+from .core import gaussian_blur
 from .cam import normalize_jointly
 from .targets import as_image_batch
+from .figures import (CAMFigure, class_name, composite, composite_title, image_indices, name_channels,
+                                    new_figure, no_ticks, text_inches, to_display)
 
 # %% auto #0
-__all__ = ['CAMFigure', 'new_figure', 'figure_png', 'smallest_text_px', 'to_display', 'composite', 'name_channels',
-           'show_channels', 'show_cam', 'show_channel_cams', 'CAMView', 'plot_channel_importance', 'overlay_cam',
-           'channel_overlays']
-
-# %% ../nbs/06_viz.ipynb #609362c6
-class CAMFigure(Figure):
-    "A matplotlib `Figure` that notebooks show as a compact PNG, holding the artists of its image rows in `rows`."
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.rows = []  # one entry per image row (drawn by `show_cam`, `show_channel_cams`, `CAMView`): what an update changes
-
-    def _repr_png_(self): return figure_png(self, compact=True)
-
-# %% ../nbs/06_viz.ipynb #eeb29a18
-def _register_ipython_png():
-    "Show our figures as compact PNGs in IPython, whatever pyplot backend is (or is not) active."
-    try:
-        from IPython import get_ipython
-    except ImportError: return
-    ip = get_ipython()
-    if ip is None: return
-    ip.display_formatter.formatters["image/png"].for_type(CAMFigure, CAMFigure._repr_png_)
-
-_register_ipython_png()
-
-# %% ../nbs/06_viz.ipynb #6c883e78
-def new_figure(width:float, # inches
-               height:float, # inches
-               dpi:int=100, # figure pixels per inch: 8-pt text is 11 px on screen
-              ) -> CAMFigure:
-    "A headless (Agg) `CAMFigure`, not registered with pyplot, of a whole number of pixels."
-    fig = CAMFigure(figsize=(round(width * dpi) / dpi, round(height * dpi) / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
-
-# %% ../nbs/06_viz.ipynb #8313b4bd
-def figure_png(fig:Figure, # figure to render
-               compact:bool=False, # 256-colour palette PNG: 2-4x smaller, slower to encode
-               pixel_ratio:float=1, # device pixels per figure pixel: 2 draws twice as many pixels for high-DPI screens
-               compress_level:int=6, # zlib level of the PNG: 1 encodes fastest (an app's frames), 9 makes the smallest file
-              ) -> bytes:
-    "Render `fig` to PNG bytes at `pixel_ratio` times its dpi (the figure itself is left as it was)."
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi * pixel_ratio, pil_kwargs={"compress_level": int(compress_level)})
-    if not compact: return buf.getvalue()
-    im = Image.open(buf).convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE)
-    out = io.BytesIO()
-    im.save(out, format="png", optimize=True)
-    return out.getvalue()
-
-# %% ../nbs/06_viz.ipynb #59f8ff38
-def smallest_text_px(fig:Figure) -> float:
-    "Height in screen pixels of the smallest visible text in `fig` at its natural size: font size (pt) × dpi / 72."
-    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))
-             if t.get_visible() and str(t.get_text()).strip()]
-    return min(sizes, default=float("inf")) * fig.dpi / 72
-
-# %% ../nbs/06_viz.ipynb #7a576d34
-def to_display(x) -> np.ndarray:
-    "Scale a batch (B,H,W,C) to [0,1] for display, one scale per image shared by its channels."
-    x = as_image_batch(x)
-    lo = x.min(axis=(1, 2, 3), keepdims=True)
-    hi = x.max(axis=(1, 2, 3), keepdims=True)
-    in01 = (lo >= 0) & (hi <= 1)
-    in255 = (lo >= 0) & (hi <= 255)
-    mm = (x - lo) / np.maximum(hi - lo, 1e-12)
-    return np.where(in01, x, np.where(in255, x / 255.0, mm)).astype(np.float32)
-
-# %% ../nbs/06_viz.ipynb #30a74c6a
-def _check_rgb(rgb, C):
-    rgb = tuple(int(i) for i in rgb)
-    if len(rgb) != 3 or any(not 0 <= i < C for i in rgb):
-        raise ValueError(f"Expected rgb as 3 channel indices in [0, {C - 1}] (0-based). Received: rgb={rgb!r}")
-    return rgb
-
-# %% ../nbs/06_viz.ipynb #ffef7bff
-def composite(xd:np.ndarray, # display-scaled image(s) (...,H,W,C) in [0,1]
-              rgb=(0, 1, 2), # channels (0-based) shown as red, green, blue when C > 3
-             ) -> np.ndarray | None:
-    "Colour composite of an image: None for C = 1, black blue for C = 2, the `rgb` channels otherwise."
-    C = xd.shape[-1]
-    if C == 1: return None
-    if C == 2: return np.concatenate([xd, np.zeros_like(xd[..., :1])], axis=-1)
-    return xd[..., list(_check_rgb(rgb, C))]
-
-# %% ../nbs/06_viz.ipynb #0fff6fff
-def name_channels(channel_names, # names of the C channels (list or "R,G,B"), or None
-                  C:int, # the number of channels
-                 ) -> list:
-    "The C channel names: `channel_names` checked, or 'ch1', ... 'chC' (`core.channel_names`)."
-    if channel_names is None: return core.channel_names(C)
-    names = [s.strip() for s in channel_names.split(",")] if isinstance(channel_names, str) else [str(n) for n in channel_names]
-    if len(names) != C:
-        raise ValueError(f"Expected {C} channel names, one per channel of the images. Received: channel_names={names!r}")
-    return names
-
-# %% ../nbs/06_viz.ipynb #3b89c69a
-def _class_name(k, class_names=None):
-    "The name of class `k` (an index, or already a name)."
-    if isinstance(k, str): return k
-    k = int(k)
-    if class_names is not None and 0 <= k < len(class_names): return str(class_names[k])
-    return str(k)
-
-# %% ../nbs/06_viz.ipynb #5af91f7b
-def _index(index, B, max_images):
-    if index is None: idx = np.arange(min(B, max_images))
-    else: idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
-    if idx.ndim != 1 or len(idx) == 0 or (idx < 0).any() or (idx >= B).any():
-        raise ValueError(f"Expected image indices in [0, {B - 1}]. Received: index={index!r}")
-    return idx
-
-# %% ../nbs/06_viz.ipynb #f668b7d6
-def _comp_title(C, rgb):
-    if C == 2: return "color (1,2,-)"
-    if C > 3: return "color (" + ",".join(str(i + 1) for i in _check_rgb(rgb, C)) + ")"
-    return "color"
-
-# %% ../nbs/06_viz.ipynb #eb7404ec
-def _clean(ax):
-    ax.set_xticks([]); ax.set_yticks([])
-
-# %% ../nbs/06_viz.ipynb #b3e8cee7
-def _text_inches(texts, fontsize=8):
-    "Width in inches of the widest of `texts` (lines included) as a figure draws it."
-    fig = new_figure(1, 1)
-    r = fig.canvas.get_renderer()
-    return max((fig.text(0, 0, t, fontsize=fontsize).get_window_extent(r).width for t in texts if t), default=0) / fig.dpi
-
-# %% ../nbs/06_viz.ipynb #b1e2fdf6
-def _channel_panels(axes, xd, comp, names, labels=None, class_names=None, comp_title="color"):
-    "Fill `show_channels`' grid of axes: per row the composite (if any), then each channel in grey; labels on the left."
-    for i in range(len(xd)):
-        row = list(axes[i])
-        if comp is not None:
-            ax = row.pop(0); ax.imshow(comp[i], interpolation="nearest"); _clean(ax)
-            if i == 0: ax.set_title(comp_title, fontsize=9)
-        for k, ax in enumerate(row):
-            ax.imshow(xd[i, ..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"); _clean(ax)
-            if i == 0: ax.set_title(names[k], fontsize=9)
-        if labels is not None: axes[i][0].set_ylabel(_class_name(labels[i], class_names), fontsize=9)
-
-# %% ../nbs/06_viz.ipynb #f3995510
-def show_channels(x, # images (B,H,W,C) or (H,W,C); uint8 or float
-                  labels=None, # class index (or name) per image, shown on the left
-                  channel_names=None, # names of the C channels (default "ch1", ...)
-                  class_names=None, # names for integer labels
-                  rgb=(0, 1, 2), # channels (0-based) used for the colour composite when C > 3
-                  max_images:int=8, # show at most this many rows
-                  panel_inches:float=1.6, # inches per panel
-                  dpi:int=100,
-                 ) -> Figure:
-    "One row per image: colour composite, then each channel in grayscale."
-    xd = to_display(x)[:max_images]
-    B, H, W, C = xd.shape
-    names = name_channels(channel_names, C)
-    comp = composite(xd, rgb)
-    ncol = C + (comp is not None)
-    margin = 0.3 if labels is not None else 0.05  # inches on the left, for the labels (whatever the figure's width)
-    fig = new_figure(panel_inches * ncol + margin, panel_inches * B * H / W + 0.35, dpi)
-    axes = fig.subplots(B, ncol, squeeze=False)
-    _channel_panels(axes, xd, comp, names, labels, class_names, _comp_title(C, rgb))
-    fig.subplots_adjust(left=margin / fig.get_figwidth(), right=0.99, bottom=0.01, top=1 - 0.3 / fig.get_figheight(), wspace=0.04, hspace=0.04)
-    return fig
+__all__ = ['show_cam', 'show_channel_cams', 'CAMView', 'plot_channel_importance', 'overlay_cam', 'channel_overlays']
 
 # %% ../nbs/06_viz.ipynb #8ce11383
 def _blur(maps, sigma):
@@ -219,13 +55,13 @@ def _row_label(target, # class explained (-1: a callable's score)
     prob = has and _is_prob(o)
     value = lambda k: (f" (p={o[k]:.2f})" if prob else f" (out={o[k]:.3g})") if has and 0 <= k < o.size else ""
     lines, wrong = [], False
-    if _known(label): lines.append(f"true: {_class_name(label, class_names)}")
+    if _known(label): lines.append(f"true: {class_name(label, class_names)}")
     t = int(target)
-    lines.append(f"explained: {_class_name(t, class_names)}{value(t)}" if t >= 0 else "explained: custom score")
+    lines.append(f"explained: {class_name(t, class_names)}{value(t)}" if t >= 0 else "explained: custom score")
     if has:
         pred = int(np.argmax(o))
-        wrong = _known(label) and _class_name(pred, class_names) != _class_name(label, class_names)
-        lines.append(f"predicted: {_class_name(pred, class_names)}{value(pred)}{' ✗ wrong' if wrong else ''}")
+        wrong = _known(label) and class_name(pred, class_names) != class_name(label, class_names)
+        lines.append(f"predicted: {class_name(pred, class_names)}{value(pred)}{' ✗ wrong' if wrong else ''}")
     if degenerate: lines.append("(all-zero maps)")
     return "\n".join(lines), wrong
 
@@ -248,7 +84,7 @@ class _ImageRow:
         self.map = a1.imshow(cam, cmap=cmap, vmin=0, vmax=1, extent=ext, interpolation="nearest")
         self.background = a2.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         self.overlay = a2.imshow(cam, cmap=cmap, vmin=0, vmax=1, alpha=alpha, extent=ext, interpolation="nearest")
-        for ax in self.axes: _clean(ax)
+        for ax in self.axes: no_ticks(ax)
         if title_top:
             for ax, t in zip(self.axes, ["image", "CAM", "overlay"]): ax.set_title(t, fontsize=9)
         _set_label(a0, label)
@@ -270,7 +106,7 @@ def _image_for_display(xd_i, rgb):
 def _image_figure(imgs, m, labels, alpha=0.5, cmap="jet", note="", panel_inches=1.6, dpi=100, label_width=None):
     "Figure with one `_ImageRow` per image (in `fig.rows`), room on the left for the row labels."
     B, H, W = imgs.shape[:3]
-    L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
+    L = (text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
     fw, fh = L + 3 * panel_inches + 0.1, panel_inches * B * H / W + 0.6
     fig = new_figure(fw, fh, dpi)
     gs = fig.add_gridspec(B, 3)
@@ -301,11 +137,11 @@ def show_cam(x, # images (B,H,W,C) or (H,W,C)
     if maps.ndim == 2: maps = maps[None]
     if maps.ndim != 3 or maps.shape[0] != xd.shape[0]:
         raise ValueError(f"Expected (B, H, W) maps for the {xd.shape[0]} image(s). Received: cam.shape={maps.shape}")
-    idx = _index(index, xd.shape[0], max_images)
+    idx = image_indices(index, xd.shape[0], max_images)
     m = normalize_jointly(_blur(maps[idx], sigma))
     lab = lambda i: None if labels is None else labels[i]
     rows = [_row_label(res.targets[i], res.outputs[i], lab(i), class_names, res.degenerate[i]) if res is not None
-            else (f"true: {_class_name(lab(i), class_names)}" if _known(lab(i)) else "", False) for i in idx]
+            else (f"true: {class_name(lab(i), class_names)}" if _known(lab(i)) else "", False) for i in idx]
     imgs = np.stack([_image_for_display(xd[i], rgb) for i in idx])
     return _image_figure(imgs, m, rows, alpha, cmap, _note(sigma=sigma), panel_inches, dpi)
 
@@ -360,7 +196,7 @@ def _panels(self:_ChannelRow, xd_i, m_i, comp_title, alpha, cmap, title_top, vmi
     axs = list(self.axes)
     if self.has_comp:
         a = axs.pop(0)
-        self.composite = a.imshow(composite(xd_i, self.rgb), interpolation="nearest"); _clean(a)
+        self.composite = a.imshow(composite(xd_i, self.rgb), interpolation="nearest"); no_ticks(a)
         if title_top: a.set_title(comp_title, fontsize=9)
     self.channel_axes, self.backgrounds, self.overlays = axs, [], []
     H, W = xd_i.shape[:2]
@@ -368,7 +204,7 @@ def _panels(self:_ChannelRow, xd_i, m_i, comp_title, alpha, cmap, title_top, vmi
         self.backgrounds.append(a.imshow(xd_i[..., k], cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
         self.overlays.append(a.imshow(m_i[..., k], cmap=cmap, vmin=vmin, vmax=1, alpha=alpha, interpolation="nearest",
                                       extent=(-0.5, W - 0.5, H - 0.5, -0.5)))
-        _clean(a)
+        no_ticks(a)
 
 # %% ../nbs/06_viz.ipynb #5dac4636
 @patch
@@ -398,12 +234,12 @@ def _channel_figure(xd, m, imp, labels, names, rgb=(0, 1, 2), alpha=0.5, cmap="j
     n, H, W, C = xd.shape
     vmin = -1.0 if (m < 0).any() else 0.0
     if vmin < 0 and cmap == "jet": cmap = "RdBu_r"
-    L = (_text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
+    L = (text_inches([t for t, _ in labels]) if label_width is None else label_width) + 0.2
     fw, fh = L + panel_inches * (C + (C > 1) + 1.5) + 0.15, panel_inches * n * H / W * 1.1 + 0.45 + 0.25
     fig = new_figure(fw, fh, dpi)
     gs, ncol = _channel_grid(fig, n, C)
     fig.rows = [_ChannelRow(fig, [gs[r, j] for j in range(ncol) if j != ncol - 2], xd[r], m[r], imp[r], names,
-                            _comp_title(C, rgb), alpha, cmap, labels[r], r == 0, rgb, vmin) for r in range(n)]
+                            composite_title(C, rgb), alpha, cmap, labels[r], r == 0, rgb, vmin) for r in range(n)]
     fig.suptitle(note, fontsize=9)
     fig.subplots_adjust(left=L / fw, right=1 - 0.15 / fw, bottom=0.24 / fh, top=1 - 0.6 / fh)
     return fig
@@ -431,7 +267,7 @@ def show_channel_cams(x, # images (B,H,W,C) the result was computed on
     if maps.shape != xd.shape:
         raise ValueError(f"Expected result.maps of the images' shape {xd.shape}. Received: result.maps.shape={maps.shape}")
     B, H, W, C = xd.shape
-    idx = _index(index, B, max_images)
+    idx = image_indices(index, B, max_images)
     m = normalize_jointly(_blur(maps[idx], sigma))
     outputs = getattr(result, "outputs", None)
     rows = [_row_label(tg[i], None if outputs is None else outputs[i], None if labels is None else labels[i],
@@ -473,7 +309,7 @@ def _label_inches(class_names, prob):
     "Room for the longest row label any class of the model can give."
     wide = max([str(c) for c in class_names or []] + ["00"], key=len)
     v = " (p=0.00)" if prob else " (out=-0.000)"
-    return _text_inches([f"explained: {wide}{v}", f"predicted: {wide}{v} ✗ wrong"])
+    return text_inches([f"explained: {wide}{v}", f"predicted: {wide}{v} ✗ wrong"])
 
 # %% ../nbs/06_viz.ipynb #8055256a
 @patch
@@ -510,7 +346,7 @@ def update(self:CAMView,
           ) -> CAMFigure:
     "Draw image `index` of `x` and its maps into this layout's figure (built once, then updated in place); returns it."
     xb = as_image_batch(x)
-    i = int(_index(index, len(xb), 1)[0])
+    i = int(image_indices(index, len(xb), 1)[0])
     xd = to_display(xb[i:i + 1])[0]
     m, imp, deg, tg, out = _one(result, i)
     if m.shape[:2] != xd.shape[:2] or (imp is not None and m.shape != xd.shape):

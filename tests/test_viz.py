@@ -1,4 +1,4 @@
-"""Regression tests for `channelgradcam.viz` that are not lessons of the notebook."""
+"""Regression tests for `channelgradcam.figures` that are not lessons of the notebook."""
 import base64
 import io
 from pathlib import Path
@@ -7,9 +7,9 @@ import nbformat
 import numpy as np
 from PIL import Image
 
-from channelgradcam.viz import show_channels, smallest_text_px
+from channelgradcam.figures import show_channels, smallest_text_px
 
-NB = Path(__file__).resolve().parents[1] / "nbs" / "06_viz.ipynb"
+NB = Path(__file__).resolve().parents[1] / "nbs" / "06a_figures.ipynb"
 
 
 def _saved_pngs(nb):
@@ -23,7 +23,7 @@ def test_saved_figures_at_natural_size():
     not at 72 dpi: the first one (`show_channels` of two five-channel 24-px images with labels) has the pixel size
     the same figure has at its natural size today, and its text is at least 10 px there."""
     pngs = _saved_pngs(nbformat.read(NB, as_version=4))
-    assert pngs, "06_viz has no saved figures"
+    assert pngs, "06a_figures has no saved figures"
     src, png = next((s, p) for s, p in pngs if "show_channels(x5" in s)
     fig = show_channels(np.zeros((2, 24, 24, 5), np.float32), labels=[0, 1], class_names=["disk", "square"])
     assert png.size == tuple(int(round(v)) for v in fig.get_size_inches() * fig.dpi), (png.size, fig.dpi)
