@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib, dataclasses, logging, math, os, platform, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
-from .core import write_json, RunLock
+from .core import write_json, RunLock, StepLog
 import keras
 import tensorflow as tf
 from . import __version__
@@ -211,18 +211,6 @@ def demo_data(
                 for k in ("key_train", "pure_train", "key_val", "pure_val")}
     arrays = {k: mixed_arrays(images[k], plans[k], masks=masks.get(k)) for k in ("mixed", "pure")}
     return DemoData(classes, datasets, arrays["mixed"], arrays["pure"], plans, sources, n)
-
-# %% ../nbs/10_demo.ipynb #4d9dc578
-class _Log:
-    "Stage lines `[  12.3s] message`: printed, given to a function, or dropped."
-    def __init__(self, progress=True):
-        self.t0 = time.perf_counter()
-        self.emit = progress if callable(progress) else (lambda line: print(line, flush=True)) if progress else None
-
-    def elapsed(self) -> float: return time.perf_counter() - self.t0
-
-    def __call__(self, msg):
-        if self.emit is not None: self.emit(f"[{self.elapsed():6.1f}s] {msg}")
 
 # %% ../nbs/10_demo.ipynb #5477ba25
 @contextlib.contextmanager
@@ -611,7 +599,7 @@ def run_demo(
     out, previous = _check_out(out, overwrite)                      # before any work: refuse what is not ours
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    log, stage = _Log(progress), None
+    log, stage = StepLog(progress), None
     with RunLock(out, "demo run"):  # outside the clean-up: a refused lock leaves the other run's files alone
         out, previous = _check_out(out, overwrite, ignore=(".lock",))  # again, under the lock
         try:
