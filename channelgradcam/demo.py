@@ -6,10 +6,9 @@ Docs: https://channelgradcam.github.io/channelgradcam/demo.html.md"""
 
 # %% ../nbs/10_demo.ipynb #e79cef1c
 from __future__ import annotations
-import contextlib, dataclasses, logging, math, os, platform, shutil, tempfile, time
-from pathlib import Path
+import contextlib, dataclasses, logging, math, os, platform, time
 import numpy as np
-from .core import write_json, RunLock, StepLog
+from .core import write_json, StepLog
 import keras
 import tensorflow as tf
 from . import __version__
@@ -21,7 +20,7 @@ from .metrics import (channel_ablation, importance_agreement, pointing_game, ave
                                     increase_in_confidence, deletion_curve, insertion_curve)
 from .viz import new_figure, figure_png, show_channels, show_channel_cams, plot_channel_importance
 from .report import render, paragraph, table
-from .runs import read_json
+from .runs import StagedOutput
 
 # %% auto #0
 __all__ = ['PRESETS', 'QUICK', 'TARGETS', 'demo_settings', 'Photos', 'lfw_faces', 'DemoData', 'demo_data', 'run_demo']
@@ -465,68 +464,6 @@ def _markdown(r) -> str:
     "report.md: the demo report through the one report writer (`report.render`)."
     return render(f"channelgradcam demo report: {r['data']}", _blocks(r))
 
-# %% ../nbs/10_demo.ipynb #756d9eb4
-_MARKER = ".channelgradcam-demo"
-_STAGING = ".channelgradcam-demo.partial-"
-
-def _read_marker(folder: Path) -> dict | None:
-    "The demo's marker in `folder` (a dict with `complete` and `files`), or None if there is none or it is not ours."
-    try: m = read_json(folder / _MARKER)
-    except ValueError: return None  # missing, unreadable or not JSON
-    return m if isinstance(m, dict) and m.get("channelgradcam_demo") == 1 and isinstance(m.get("files"), list) else None
-
-def _write_marker(folder: Path, complete: bool, files, **info):
-    write_json(folder / _MARKER, dict(channelgradcam_demo=1, complete=bool(complete), files=sorted(files), **info))
-
-# %% ../nbs/10_demo.ipynb #9af62837
-def _own_files(folder: Path, marker: dict) -> list:
-    "The plain files of a previous demo output that its marker lists (nothing outside `folder`, no sub-folders)."
-    names = [f for f in marker["files"] if isinstance(f, str) and f == Path(f).name and not f.startswith(".")]
-    return [f for f in names if (folder / f).is_file() and not (folder / f).is_symlink()]
-
-# %% ../nbs/10_demo.ipynb #cfebea2e
-def _check_out(out, overwrite: bool = False, ignore=()) -> tuple:
-    "(absolute folder, previous marker or None), or an error if the demo may not write there; changes nothing."
-    given = str(out)
-    out = Path(os.path.abspath(Path(out).expanduser()))
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"Expected a folder for the demo's output. Received: out={given!r}, which is a file")
-    if not out.exists(): return out, None
-    marker = _read_marker(out)
-    if marker is None:
-        entries = sorted(p.name for p in out.iterdir() if p.name not in ignore)
-        if entries:
-            raise FileExistsError(
-                f"Expected a new or empty folder, or a previous demo output. Received: out={given!r}, a folder holding "
-                f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} the demo did not write ({', '.join(entries[:3])}"
-                f"{', ...' if len(entries) > 3 else ''}); choose another folder (overwrite only replaces previous demo outputs)")
-        return out, None
-    if marker.get("complete") and not overwrite:
-        raise FileExistsError(f"Expected a new folder, or overwrite=True (CLI: --force) to replace the previous demo output in "
-                              f"it. Received: out={given!r}, which holds a demo report")
-    return out, marker
-
-# %% ../nbs/10_demo.ipynb #1391372d
-def _publish(stage: Path, out: Path, previous: dict | None, files: list, **info):
-    "Move the finished files from `stage` into `out`, remove the previous output's other files, mark the folder complete."
-    old = set(_own_files(out, previous)) if previous else set()
-    _write_marker(out, False, old | set(files), **info)          # meanwhile: ours, unfinished
-    for f in files: os.replace(stage / f, out / f)
-    for f in sorted(old - set(files)): (out / f).unlink(missing_ok=True)
-    _write_marker(out, True, files, **info)
-    shutil.rmtree(stage, ignore_errors=True)
-    for p in out.glob(_STAGING + "*"): shutil.rmtree(p, ignore_errors=True)  # left by killed runs
-
-# %% ../nbs/10_demo.ipynb #f9f4297d
-def _discard(stage: Path | None, out: Path, previous: dict | None, created: bool):
-    "Undo an unfinished run: its staging folder, and the marker and lock it put into a folder that held no demo output."
-    if stage is not None: shutil.rmtree(stage, ignore_errors=True)
-    if previous is None:
-        for f in (_MARKER, ".lock"): (out / f).unlink(missing_ok=True)
-        if created:
-            try: out.rmdir()
-            except OSError: pass
-
 # %% ../nbs/10_demo.ipynb #3bd481ad
 def _train_and_evaluate(cfg, seed, d, log) -> tuple:
     "Stages 2 and 3: train both models, evaluate each on the mixed, pure and conflict test sets; (models, report parts)."
@@ -596,20 +533,10 @@ def run_demo(
 ) -> dict:                     # the report (also in out/report.json)
     "Run the channel-1 experiment on `data` end to end; write its report and figures into `out` (checked before the run)."
     cfg = demo_settings(data, quick, **overrides)
-    out, previous = _check_out(out, overwrite)                      # before any work: refuse what is not ours
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    log, stage = StepLog(progress), None
-    with RunLock(out, "demo run"):  # outside the clean-up: a refused lock leaves the other run's files alone
-        out, previous = _check_out(out, overwrite, ignore=(".lock",))  # again, under the lock
-        try:
-            if previous is None: _write_marker(out, False, [])  # a killed run leaves a folder the next run recognises
-            stage = Path(tempfile.mkdtemp(prefix=_STAGING, dir=out))
-            with _tf_errors_only(): report = _run(cfg, seed, stage, log, out)
-            _publish(stage, out, previous, report["figures"] + ["report.json", "report.md"], data=data, seed=int(seed),
-                     quick=bool(quick), version=__version__)
-        except BaseException:
-            _discard(stage, out, previous, created)
-            raise
-    log(f"done in {report['seconds']:.0f}s: {_targets_line(report)}; report in {out / 'report.md'}")
+    output, log = StagedOutput(out, "demo", overwrite), StepLog(progress)  # before any work: refuse what is not ours
+    with output:
+        with _tf_errors_only(): report = _run(cfg, seed, output.stage, log, output.out)
+        output.publish(report["figures"] + ["report.json", "report.md"], data=data, seed=int(seed), quick=bool(quick),
+                       version=__version__)
+    log(f"done in {report['seconds']:.0f}s: {_targets_line(report)}; report in {output.out / 'report.md'}")
     return report
