@@ -6,24 +6,24 @@ Docs: https://channelgradcam.github.io/channelgradcam/demo.html.md"""
 
 # %% ../nbs/10_demo.ipynb #e79cef1c
 from __future__ import annotations
-import contextlib, dataclasses, logging, math, os, platform, time
+import contextlib, logging, math, os, platform, time
 import numpy as np
-from .core import write_json, StepLog
+from .core import write_json, StepLog, channel_names
 import keras
 import tensorflow as tf
 from . import __version__
-from .data import synthetic_shapes, split, mix_plan, pure_plan, make_dataset, mixed_arrays
+from .demo_data import demo_data
 from .train import build_model, train, evaluate
 from .surgery import find_layer
 from .cam import ChannelGradCAM
 from .metrics import (channel_ablation, importance_agreement, pointing_game, average_drop,
                                     increase_in_confidence, deletion_curve, insertion_curve)
 from .viz import new_figure, figure_png, show_channels, show_channel_cams, plot_channel_importance
-from .report import render, paragraph, table
+from .demo_report import demo_markdown, targets_line
 from .runs import StagedOutput
 
 # %% auto #0
-__all__ = ['PRESETS', 'QUICK', 'TARGETS', 'demo_settings', 'Photos', 'lfw_faces', 'DemoData', 'demo_data', 'run_demo']
+__all__ = ['PRESETS', 'QUICK', 'TARGETS', 'demo_settings', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #0bc8af81
 PRESETS = {
@@ -117,99 +117,6 @@ def demo_settings(
         raise TypeError(f"Expected settings of the {data} preset ({', '.join(sorted(cfg))}). Received: unknown setting(s) "
                         f"{', '.join(unknown)}")
     return {**cfg, **overrides, "data": data, "quick": bool(quick)}
-
-# %% ../nbs/10_demo.ipynb #b8650681
-@dataclasses.dataclass
-class Photos:
-    "Grayscale photographs with their labels."
-    images: np.ndarray  # uint8 (N,H,W)
-    labels: np.ndarray  # int64 (N,): index into `classes`
-    classes: list  # class names
-
-    def __len__(self): return len(self.images)
-
-# %% ../nbs/10_demo.ipynb #fc8f804d
-def lfw_faces() -> Photos:
-    "scikit-image's 200 LFW crops (25×25): 100 faces (label 0), then 100 non-faces (label 1), each stretched to 0..255."
-    from skimage import data as skdata  # ships the file: no download
-    x = skdata.lfw_subset().astype(np.float64)
-    lo, hi = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
-    x = (x - lo) / np.where(hi > lo, hi - lo, 1.0)
-    return Photos(np.round(x * 255).astype(np.uint8), np.repeat(np.arange(2, dtype=np.int64), 100), ["face", "non-face"])
-
-# %% ../nbs/10_demo.ipynb #473fe4d5
-@dataclasses.dataclass
-class DemoData:
-    "Everything one demo run trains and tests on."
-    classes: list  # class names
-    datasets: dict  # tf.data batches: "key_train", "pure_train", "key_val", "pure_val"
-    mixed: tuple  # mixed test set: (x float32 (M,H,W,3), y (M,)) and, for shapes, object masks (M,H,W,3)
-    pure: tuple  # pure test set, the same way
-    plans: dict  # the MixPlan of each set: the four above, "mixed" and "pure"
-    sources: dict  # per set, the source image of each channel of each sample (M,3): photo ids (faces) or None (shapes)
-    n_sources: dict  # how many source images each split holds
-
-    @property
-    def conflict(self) -> np.ndarray:
-        "(M,) bool: mixed test samples whose channels 2 and 3 both show the other class."
-        p = self.plans["mixed"]
-        return (p.channel_classes[:, 1:] != p.labels[:, None]).all(1)
-
-# %% ../nbs/10_demo.ipynb #40f21a18
-def _patterns(plan) -> dict:
-    "How many samples of `plan` have each same/other pattern of channels 2 and 3 (relative to channel 1's class)."
-    same = plan.channel_classes[:, 1:] == plan.labels[:, None]
-    return {f"{a},{b}": int(((same[:, 0] == (a == "same")) & (same[:, 1] == (b == "same"))).sum())
-            for a in ("same", "other") for b in ("same", "other")}
-
-# %% ../nbs/10_demo.ipynb #dd4a53ec
-def _faces_data(cfg, seed):
-    ph = lfw_faces()
-    y = ph.labels
-    tr, va, te = split(y, cfg["fractions"], seed=seed)
-    rep = np.repeat(tr, cfg["pure_repeat"])
-    rows = dict(key_train=tr, pure_train=rep, key_val=va, pure_val=va, mixed=te, pure=te)
-    plans = dict(key_train=mix_plan(y[tr], 3, 0, scheme="balanced", seed=seed, variants_per_anchor=cfg["variants"]),
-                 pure_train=pure_plan(y[rep]),
-                 key_val=mix_plan(y[va], 3, 0, seed=seed + 1, variants_per_anchor=cfg["eval_variants"]),
-                 pure_val=pure_plan(y[va]),
-                 mixed=mix_plan(y[te], 3, 0, seed=seed + 2, variants_per_anchor=cfg["eval_variants"]),
-                 pure=pure_plan(y[te]))
-    images = {k: ph.images[r] for k, r in rows.items()}
-    sources = {k: rows[k][plans[k].sources] for k in rows}
-    return ph.classes, images, plans, {}, sources, dict(train=len(tr), val=len(va), test=len(te))
-
-# %% ../nbs/10_demo.ipynb #12c4a390
-def _shapes_data(cfg, seed):
-    S, cls = cfg["size"], cfg["classes"]
-    tr = synthetic_shapes(cfg["n_train"], S, cls, seed=seed * 10 + 1)
-    pu = synthetic_shapes(cfg["n_pure_train"], S, cls, seed=seed * 10 + 2)
-    va = synthetic_shapes(cfg["n_val"], S, cls, seed=seed * 10 + 3)
-    te = synthetic_shapes(cfg["n_test"], S, cls, seed=seed * 10 + 4)
-    sets = dict(key_train=tr, pure_train=pu, key_val=va, pure_val=va, mixed=te, pure=te)
-    plans = dict(key_train=mix_plan(tr.labels, 3, 0, scheme="balanced", seed=seed, variants_per_anchor=cfg["variants"]),
-                 pure_train=pure_plan(pu.labels),
-                 key_val=mix_plan(va.labels, 3, 0, seed=seed + 1, variants_per_anchor=1),
-                 pure_val=pure_plan(va.labels),
-                 mixed=mix_plan(te.labels, 3, 0, seed=seed + 2, variants_per_anchor=1),
-                 pure=pure_plan(te.labels))
-    images = {k: s.images for k, s in sets.items()}
-    masks = dict(mixed=te.masks, pure=te.masks)
-    n = dict(key_train=len(tr), pure_train=len(pu), val=len(va), test=len(te))
-    return list(tr.classes), images, plans, masks, {k: None for k in sets}, n
-
-# %% ../nbs/10_demo.ipynb #1f226d80
-def demo_data(
-    cfg: dict,  # settings from `demo_settings`
-    seed: int = 0,  # seed of the split, the images (shapes), the mix plans and the shuffling
-) -> DemoData:
-    "The datasets and test arrays of one demo run, for `cfg['data']`."
-    classes, images, plans, masks, sources, n = (_faces_data if cfg["data"] == "faces" else _shapes_data)(cfg, seed)
-    bs = cfg["batch_size"]
-    datasets = {k: make_dataset(images[k], plans[k], bs, shuffle=k.endswith("train"), seed=seed)
-                for k in ("key_train", "pure_train", "key_val", "pure_val")}
-    arrays = {k: mixed_arrays(images[k], plans[k], masks=masks.get(k)) for k in ("mixed", "pure")}
-    return DemoData(classes, datasets, arrays["mixed"], arrays["pure"], plans, sources, n)
 
 # %% ../nbs/10_demo.ipynb #5477ba25
 @contextlib.contextmanager
@@ -321,7 +228,7 @@ _FIGURES = ("inputs.png", "channel_cams_key_model.png", "channel_cams_pure_model
 def _figures(folder, data, res, cfg) -> list:
     "Write the PNG figures into `folder`; return their file names."
     k, cls = cfg["n_show"], data.classes
-    names = ["channel 1", "channel 2", "channel 3"]
+    names = channel_names(3)  # the package's default names: ch1, ch2, ch3
     def save(fig, fn): (folder / fn).write_bytes(figure_png(fig, compact=True))
     n = len(res["key_model"].maps)
     xm, ym = data.mixed[0][:n], data.mixed[1][:n]
@@ -357,112 +264,6 @@ def _check_targets(report, data) -> dict:
         v = float(_get(report, path))
         out[name] = dict(value=round(v, 4), target=f"{op} {thr}", met=bool(v >= thr if op == ">=" else v <= thr))
     return out
-
-# %% ../nbs/10_demo.ipynb #ea9ee0b7
-def _targets_line(report) -> str:
-    "One line on the targets: how many were met (full run), or that they are relaxed (quick run)."
-    t = report["targets"]
-    if report["quick"]: return "quick run: its targets are relaxed (not expected to be met at this scale)"
-    return f"{sum(v['met'] for v in t.values())}/{len(t)} targets met"
-
-# %% ../nbs/10_demo.ipynb #fea6e692
-_MEAN_NOTE = ("The mean is not a neutral baseline for faces: a flat patch is itself a non-face, so filling channel 1 of "
-              "a non-face photo with its mean barely lowers the non-face score; taking channel 1 from other test photos "
-              "(shuffle) keeps natural image statistics and is the reference here.")
-
-_DARK_NOTE = ("For faces, the measures that darken pixels are not neutral either: average drop and increase in confidence "
-              "score the photo multiplied by the min–max scaled map, which blacks out most of it under a peaked map, and "
-              "a dark patch reads as a non-face; a spread-out random map keeps more of every photo.")
-
-_POOLING_NOTE = ("In the mixed sets channels 2 and 3 show classes drawn independently of channel 1, so in 3 of 4 samples most "
-                 "channels agree with the label and a model that pools its channels can be right without knowing which "
-                 "channel matters. The row where channels 2 and 3 both show the other class separates the models: only a "
-                 "model that reads channel 1 stays accurate there.")
-
-_QUICK_NOTE = ("**Quick run: the targets below are those of the full run. They are relaxed here — not expected to be "
-               "met at this scale — and shown for reference only.**")
-
-# %% ../nbs/10_demo.ipynb #1799117b
-def _describe(r) -> str:
-    "The first paragraph of report.md: what was run."
-    s, env = r["settings"], r["environment"]
-    how = (f"Seed {r['seed']}, {'quick' if r['quick'] else 'full'} run, {r['seconds']:.0f} s on {env['cpu_count']} CPU "
-           f"cores (load average {env['load_average_start']:.1f} at the start).")
-    if r["data"] == "faces":
-        n = r["sources"]
-        return (f"Photographs: scikit-image's Labeled Faces in the Wild subset (face / non-face), {s['size']}×{s['size']} px, "
-                f"3 channels; label = class of the photo in **channel 1**. Split by photo: {n['train']}/{n['val']}/{n['test']} "
-                f"photos for training/validation/test, so no test photo appears in any channel of a training sample. {how}")
-    return (f"Synthetic shapes ({', '.join(s['classes'])}), {s['size']}×{s['size']} px, 3 channels; label = class of the "
-            f"shape in **channel 1**. {how}")
-
-# %% ../nbs/10_demo.ipynb #c401a701
-def _f3(v): return f"{v:.3f}"
-def _shares(v): return " / ".join(f"{a:.2f}" for a in v)
-def _table(header, rows): return table(header, rows, rule=" --- ")
-
-# %% ../nbs/10_demo.ipynb #15f33e64
-def _models_table(r) -> dict:
-    "Both models side by side: training set, accuracies, channel importance, pointing game, training time."
-    k, p, s = r["key_model"], r["pure_model"], r["settings"]
-    rows = [["trained on", f"mixed set ({s['n_key_train']} samples)", f"pure set ({s['n_pure_train']} samples)"],
-            [f"accuracy, mixed test set ({r['n_mixed_test']})", _f3(k["accuracy_mixed"]), _f3(p["accuracy_mixed"])],
-            [f"accuracy, mixed test samples whose channels 2 and 3 both show the other class ({k['n_conflict']})",
-             _f3(k["accuracy_mixed_conflict"]), _f3(p["accuracy_mixed_conflict"])],
-            [f"accuracy, pure test set ({r['n_pure_test']})", _f3(k["accuracy_pure"]), _f3(p["accuracy_pure"])],
-            ["channel importance (ch 1 / 2 / 3), mixed test", _shares(k["importance_mean"]), _shares(p["importance_mean"])],
-            ["channel importance (ch 1 / 2 / 3), pure test", _shares(k["importance_mean_pure"]), _shares(p["importance_mean_pure"])],
-            ["ChannelGradCAM ranks channel 1 first (mixed test)", _f3(k["top1_is_channel1"]), _f3(p["top1_is_channel1"])]]
-    if "pointing_game" in r:
-        rows.append(["pointing game, channel-1 maps on the channel-1 object", _f3(r["pointing_game"]),
-                     _f3(r["pointing_game_pure_model"])])
-    rows.append(["training time", *(f"{m['train_seconds']:.0f} s ({m['epochs']} epochs)" for m in (k, p))])
-    return _table(["", "key-channel model", "pure model"], rows)
-
-# %% ../nbs/10_demo.ipynb #ccfcf670
-def _ablation_table(r) -> dict:
-    "Per replacement: top-1 agreement with ChannelGradCAM, mean Spearman, and the mean score drops."
-    rows = []
-    for m, v in r["ablation"].items():
-        name = m + (f" (mean of {v['draws']} draws)" if v["draws"] > 1 else "") + (" — reference" if m == r["ablation_mode"] else "")
-        rows.append([name, _f3(v["top1_agreement"]), f"{v['spearman_mean']:.2f}", _f3(v["top1_is_channel1"]),
-                     _shares(v["drop_mean"])])
-    return _table(["replacement", "top-1 agreement", "mean Spearman", "ablation ranks channel 1 first",
-                   "mean score drop (ch 1 / 2 / 3)"], rows)
-
-# %% ../nbs/10_demo.ipynb #b57eab7a
-def _targets_table(r) -> dict:
-    return _table(["target", "measured", "wanted", "met"],
-                  ([n, f"{t['value']:.3f}", t["target"], "yes" if t["met"] else "**no**"] for n, t in r["targets"].items()))
-
-def _faithfulness_table(r) -> dict:
-    cols = ("average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc")
-    return _table(["map", "average drop ↓", "increase in confidence ↑", "deletion AUC ↓", "insertion AUC ↑"],
-                  ([n, *(f"{v[c]:.3f}" for c in cols)] for n, v in r["faithfulness_key_model"].items()))
-
-# %% ../nbs/10_demo.ipynb #b9b714e8
-def _blocks(r) -> list:
-    "The demo report's blocks for `report.render`: Markdown text of our own (no user-given names in it)."
-    faces = r["data"] == "faces"
-    out = [paragraph(_describe(r)), _models_table(r),
-           paragraph(f"Key-channel model, {r['n_explained']} mixed test samples: does channel ablation put the same "
-                     f"channel first as ChannelGradCAM? Reference: {r['ablation_mode']}."), _ablation_table(r)]
-    if faces: out.append(paragraph(_MEAN_NOTE))
-    if "pointing_energy" in r:
-        out.append(paragraph(f"{100 * r['pointing_energy']:.0f}% of the key model's channel-1 map mass lies on the channel-1 object."))
-    out.append(paragraph(_POOLING_NOTE))
-    if r["quick"]: out.append(paragraph(_QUICK_NOTE))
-    out += [_targets_table(r), paragraph(_targets_line(r) + "."),
-            paragraph("Image-level faithfulness of the summed map (key-channel model; random map for scale):"),
-            _faithfulness_table(r)]
-    if faces: out.append(paragraph(_DARK_NOTE))
-    out.append(paragraph("Figures: " + ", ".join(f"[{f}]({f})" for f in r["figures"])))
-    return out
-
-# %% ../nbs/10_demo.ipynb #1e8c6c5a
-def _markdown(r) -> str:
-    "report.md: the demo report through the one report writer (`report.render`)."
-    return render(f"channelgradcam demo report: {r['data']}", _blocks(r))
 
 # %% ../nbs/10_demo.ipynb #3bd481ad
 def _train_and_evaluate(cfg, seed, d, log) -> tuple:
@@ -507,7 +308,7 @@ def _run(cfg, seed, stage, log, out) -> dict:
                   key_model=rep["key_model"], pure_model=rep["pure_model"], **summary,
                   channel1_importance_gap=round(kc[0] - pc[0], 4), pure_importance_min=min(pc), pure_importance_max=max(pc),
                   sources=d.n_sources, n_mixed_test=len(d.mixed[1]), n_pure_test=len(d.pure[1]),
-                  mixed_test_patterns=_patterns(d.plans["mixed"]), settings=settings)
+                  mixed_test_patterns=d.patterns, settings=settings)
     report["targets"] = _check_targets(report, data)
     report["targets_met"] = all(t["met"] for t in report["targets"].values())
     log("5/5 writing figures and the report")
@@ -518,7 +319,7 @@ def _run(cfg, seed, stage, log, out) -> dict:
                                  numpy=np.__version__, channelgradcam=__version__, cpu_count=os.cpu_count(),
                                  load_average_start=round(load0, 2), platform=platform.platform())
     write_json(stage / "report.json", report)
-    (stage / "report.md").write_text(_markdown(report))
+    (stage / "report.md").write_text(demo_markdown(report))
     return report
 
 # %% ../nbs/10_demo.ipynb #94aeabfa
@@ -538,5 +339,5 @@ def run_demo(
         with _tf_errors_only(): report = _run(cfg, seed, output.stage, log, output.out)
         output.publish(report["figures"] + ["report.json", "report.md"], data=data, seed=int(seed), quick=bool(quick),
                        version=__version__)
-    log(f"done in {report['seconds']:.0f}s: {_targets_line(report)}; report in {output.out / 'report.md'}")
+    log(f"done in {report['seconds']:.0f}s: {targets_line(report)}; report in {output.out / 'report.md'}")
     return report
