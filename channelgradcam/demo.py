@@ -51,28 +51,30 @@ PRESETS = {
         n_show=4,             # images in the figures
         deterministic=True,   # TensorFlow op determinism (stays on for the rest of the process)
     ),
-    "faces": dict(
-        size=25,              # image side (px): the photographs' own size
-        fractions=(0.6, 0.2, 0.2),  # share of the 200 photographs in train / val / test (stratified by class)
-        variants=4,           # mixed training samples per anchor photo: each same/other pattern of channels 2–3 once
-        eval_variants=4,      # mixed validation/test samples per anchor photo (all four patterns: exactly balanced)
-        pure_repeat=4,        # the pure training set shows each photo this often (as many steps as the mixed set)
-        epochs=10,
-        patience=0,           # no early stop; the weights of the lowest validation loss are kept
-        lr=0.05,
-        cosine=True,
-        batch_size=32,
-        l2_first_conv=0.05,   # L2 penalty on the first convolution's kernel, both models
-        n_explain=160,        # all mixed test samples
-        ablation="shuffle",   # the reference replacement: channel 1 from another test photo (see below)
-        ablation_also=("mean", "zero"),
-        shuffle_draws=8,
-        curve_steps=10,
-        n_curve=100,
-        n_show=4,
-        deterministic=True,
-    ),
 }
+
+# %% ../nbs/10_demo.ipynb #87f5de39
+PRESETS["faces"] = dict(
+    size=25,              # image side (px): the photographs' own size
+    fractions=(0.6, 0.2, 0.2),  # share of the 200 photographs in train / val / test (stratified by class)
+    variants=4,           # mixed training samples per anchor photo: each same/other pattern of channels 2–3 once
+    eval_variants=4,      # mixed validation/test samples per anchor photo (all four patterns: exactly balanced)
+    pure_repeat=4,        # the pure training set shows each photo this often (as many steps as the mixed set)
+    epochs=10,
+    patience=0,           # no early stop; the weights of the lowest validation loss are kept
+    lr=0.05,
+    cosine=True,
+    batch_size=32,
+    l2_first_conv=0.05,   # L2 penalty on the first convolution's kernel, both models
+    n_explain=160,        # all mixed test samples
+    ablation="shuffle",   # the reference replacement: channel 1 from another test photo (see below)
+    ablation_also=("mean", "zero"),
+    shuffle_draws=8,
+    curve_steps=10,
+    n_curve=100,
+    n_show=4,
+    deterministic=True,
+)
 
 # %% ../nbs/10_demo.ipynb #bc1fc34a
 QUICK = {  # what the quick preset changes: a smoke run whose targets are relaxed (not expected to be met)
@@ -181,6 +183,15 @@ def _faithfulness(model, x, cam, t, seed, steps) -> dict:
             insertion_auc=round(insertion_curve(model, x, maps, targets=t, steps=steps, batch_size=256).auc_mean, 4))
     return out
 
+# %% ../nbs/10_demo.ipynb #e562b85d
+def _pointing(res, masks, tolerance: int, log) -> dict:
+    "The pointing game of both models' channel-1 maps on the channel-1 objects, and the key model's energy on them."
+    pg = pointing_game(res["key_model"].maps[..., 0], masks[..., 0], tolerance=tolerance)
+    pg_pure = pointing_game(res["pure_model"].maps[..., 0], masks[..., 0], tolerance=tolerance)
+    log(f"   pointing game {pg.hit_rate:.3f}")
+    return dict(pointing_game=round(pg.hit_rate, 4), pointing_energy=round(pg.energy_mean, 4),
+                pointing_game_pure_model=round(pg_pure.hit_rate, 4), pointing_tolerance_px=tolerance)
+
 # %% ../nbs/10_demo.ipynb #45122f2c
 def _explain(models, data, cfg, seed, log):
     "ChannelGradCAM for both models; ablation agreement, pointing game (with masks) and faithfulness for the key model."
@@ -203,12 +214,7 @@ def _explain(models, data, cfg, seed, log):
                    ablation_spearman_mean=ref["spearman_mean"], ablation_importance_mean=ref["drop_mean"], ablation=abl,
                    n_explained=len(xm), n_faithfulness=min(nc, len(xm)))
     if len(data.mixed) == 3:  # object masks: the pointing game
-        mm = data.mixed[2][:n]
-        pg = pointing_game(rk.maps[..., 0], mm[..., 0], tolerance=cfg["tolerance"])
-        pg_pure = pointing_game(res["pure_model"].maps[..., 0], mm[..., 0], tolerance=cfg["tolerance"])
-        summary.update(pointing_game=round(pg.hit_rate, 4), pointing_energy=round(pg.energy_mean, 4),
-                       pointing_game_pure_model=round(pg_pure.hit_rate, 4), pointing_tolerance_px=cfg["tolerance"])
-        log(f"   pointing game {pg.hit_rate:.3f}")
+        summary.update(_pointing(res, data.mixed[2][:n], cfg["tolerance"], log))
     summary["faithfulness_key_model"] = _faithfulness(km, xm[:nc], rk.cam[:nc], rk.targets[:nc], seed, cfg["curve_steps"])
     return res, per_model, summary
 
@@ -284,6 +290,29 @@ def _train_and_evaluate(cfg, seed, d, log) -> tuple:
             f"{ev['conflict']['accuracy']:.3f}), pure {ev['pure']['accuracy']:.3f}")
     return models, rep
 
+# %% ../nbs/10_demo.ipynb #f0a04120
+def _record(cfg, seed, d, rep, summary) -> dict:
+    "report.json's numbers: both models, the explanation summary, the sets' sizes, the settings, the targets."
+    kc, pc = rep["key_model"]["importance_mean"], rep["pure_model"]["importance_mean"]
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
+    settings.update(n_key_train=len(d.plans["key_train"]), n_pure_train=len(d.plans["pure_train"]), key_channel=1,
+                    backbone="small_cnn", weights=None, score="logit", weighting="layercam", smoothgrad=0)
+    report = dict(data=cfg["data"], seed=int(seed), quick=bool(cfg["quick"]), targets_expected=not cfg["quick"],
+                  key_model=rep["key_model"], pure_model=rep["pure_model"], **summary,
+                  channel1_importance_gap=round(kc[0] - pc[0], 4), pure_importance_min=min(pc), pure_importance_max=max(pc),
+                  sources=d.n_sources, n_mixed_test=len(d.mixed[1]), n_pure_test=len(d.pure[1]),
+                  mixed_test_patterns=d.patterns, settings=settings)
+    report["targets"] = _check_targets(report, cfg["data"])
+    report["targets_met"] = all(t["met"] for t in report["targets"].values())
+    return report
+
+# %% ../nbs/10_demo.ipynb #97ffbd9f
+def _environment(load_average_start: float) -> dict:
+    "Where the run ran: the versions, the CPU cores and the load average at its start."
+    return dict(python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__,
+                channelgradcam=__version__, cpu_count=os.cpu_count(), load_average_start=round(load_average_start, 2),
+                platform=platform.platform())
+
 # %% ../nbs/10_demo.ipynb #7598d0b4
 def _run(cfg, seed, stage, log, out) -> dict:
     "The experiment itself: data, training, evaluation, explanation; report and figures written into `stage`."
@@ -299,25 +328,14 @@ def _run(cfg, seed, stage, log, out) -> dict:
     log(f"4/5 explaining {min(cfg['n_explain'], len(d.mixed[1]))} test images with ChannelGradCAM")
     res, per_model, summary = _explain(models, d, cfg, seed, log)
     for name in models: rep[name].update(per_model[name])
-    kc, pc = rep["key_model"]["importance_mean"], rep["pure_model"]["importance_mean"]
-    log(f"   channel importance (1/2/3): key model {kc}, pure model {pc}")
-    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
-    settings.update(n_key_train=len(d.plans["key_train"]), n_pure_train=len(d.plans["pure_train"]), key_channel=1,
-                    backbone="small_cnn", weights=None, score="logit", weighting="layercam", smoothgrad=0)
-    report = dict(data=data, seed=int(seed), quick=bool(quick), targets_expected=not quick,
-                  key_model=rep["key_model"], pure_model=rep["pure_model"], **summary,
-                  channel1_importance_gap=round(kc[0] - pc[0], 4), pure_importance_min=min(pc), pure_importance_max=max(pc),
-                  sources=d.n_sources, n_mixed_test=len(d.mixed[1]), n_pure_test=len(d.pure[1]),
-                  mixed_test_patterns=d.patterns, settings=settings)
-    report["targets"] = _check_targets(report, data)
-    report["targets_met"] = all(t["met"] for t in report["targets"].values())
+    log(f"   channel importance (1/2/3): key model {rep['key_model']['importance_mean']}, "
+        f"pure model {rep['pure_model']['importance_mean']}")
+    report = _record(cfg, seed, d, rep, summary)
     log("5/5 writing figures and the report")
     report["figures"] = _figures(stage, d, res, cfg)
     log(f"   {len(report['figures'])} figures written")
     report["seconds"] = round(log.elapsed(), 1)
-    report["environment"] = dict(python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
-                                 numpy=np.__version__, channelgradcam=__version__, cpu_count=os.cpu_count(),
-                                 load_average_start=round(load0, 2), platform=platform.platform())
+    report["environment"] = _environment(load0)
     write_json(stage / "report.json", report)
     (stage / "report.md").write_text(demo_markdown(report))
     return report

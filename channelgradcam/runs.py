@@ -159,23 +159,25 @@ class StagedOutput:
         self.stage = self._lock = None
         self.previous = self._check()  # the previous output's marker, or None
 
-    def _check(self, ignore=()) -> dict | None:
-        "The previous output's marker, or an error if this run may not write into the folder; changes nothing."
-        k, given = self.kind, self.given
-        if self.out.exists() and not self.out.is_dir():
-            raise FileExistsError(f"Expected a folder for the {k}'s output. Received: out={given!r}, which is a file")
-        if not self.out.exists(): return None
-        previous = _read_marker(self.marker)
-        entries = sorted(p.name for p in self.out.iterdir() if p.name not in ignore)
-        if previous is None and entries:
-            raise FileExistsError(
-                f"Expected a new or empty folder, or a previous {k} output. Received: out={given!r}, a folder holding "
-                f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} the {k} did not write ({', '.join(entries[:3])}"
-                f"{', ...' if len(entries) > 3 else ''}); choose another folder (overwrite only replaces previous {k} outputs)")
-        if previous is not None and previous.get("complete") and not self.overwrite:
-            raise FileExistsError(f"Expected a new folder, or overwrite=True to replace the previous {k} output in it. "
-                                  f"Received: out={given!r}, which holds a {k} output")
-        return previous
+# %% ../nbs/08b_runs.ipynb #9e821bbf
+@patch
+def _check(self: StagedOutput, ignore=()) -> dict | None:
+    "The previous output's marker, or an error if this run may not write into the folder; changes nothing."
+    k, given = self.kind, self.given
+    if self.out.exists() and not self.out.is_dir():
+        raise FileExistsError(f"Expected a folder for the {k}'s output. Received: out={given!r}, which is a file")
+    if not self.out.exists(): return None
+    previous = _read_marker(self.marker)
+    entries = sorted(p.name for p in self.out.iterdir() if p.name not in ignore)
+    if previous is None and entries:
+        raise FileExistsError(
+            f"Expected a new or empty folder, or a previous {k} output. Received: out={given!r}, a folder holding "
+            f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} the {k} did not write ({', '.join(entries[:3])}"
+            f"{', ...' if len(entries) > 3 else ''}); choose another folder (overwrite only replaces previous {k} outputs)")
+    if previous is not None and previous.get("complete") and not self.overwrite:
+        raise FileExistsError(f"Expected a new folder, or overwrite=True to replace the previous {k} output in it. "
+                              f"Received: out={given!r}, which holds a {k} output")
+    return previous
 
 # %% ../nbs/08b_runs.ipynb #5455cfd9
 @patch
