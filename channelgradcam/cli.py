@@ -6,7 +6,7 @@ Docs: https://channelgradcam.github.io/channelgradcam/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #df910529
 from __future__ import annotations
-import argparse, functools, json, os, pathlib, re, sys, time
+import argparse, functools, json, os, pathlib, re, sys
 
 # %% auto #0
 __all__ = ['CLIError', 'cmd_train', 'cmd_explain', 'cmd_summarize', 'cmd_explore', 'cmd_demo', 'main']
@@ -49,8 +49,8 @@ _TRAIN_OPTIONS = ("imdir", "epochs", "size", "batch_size", "backbone", "mix", "c
 def cmd_train(args) -> int:
     "`train.train_from_folder` with the options as its parameters; progress lines on stdout, timed from the start."
     from channelgradcam.train import train_from_folder, TrainingDivergedError
-    t0 = time.time()
-    say = lambda msg: print(f"[{time.time() - t0:6.1f}s] {_flags(msg, _command_flags('train'))}", flush=True)
+    from channelgradcam.core import StepLog
+    say = StepLog(lambda line: print(_flags(line, _command_flags('train')), flush=True))
     args.run_folder = _run_dir(args)  # for the Ctrl-C message
     try:
         train_from_folder(run_dir=args.run_folder, weights=_weights_option(args.weights), overwrite=args.force,

@@ -1,4 +1,4 @@
-"""The small pieces every other module leans on: a quiet TensorFlow import, writing files atomically, locking a run folder, one progress reporter, one Gaussian blur, and the default channel names.
+"""The small pieces every other module leans on: a quiet TensorFlow import, writing files atomically, locking a run folder, one progress reporter, one step logger, one Gaussian blur, and the default channel names.
 
 Docs: https://channelgradcam.github.io/channelgradcam/core.html.md"""
 
@@ -12,8 +12,8 @@ from typing import Callable
 import numpy as np
 
 # %% auto #0
-__all__ = ['quiet_tensorflow', 'atomic_write', 'write_json', 'RunInProgressError', 'RunLock', 'progress', 'gaussian_blur',
-           'channel_names']
+__all__ = ['quiet_tensorflow', 'atomic_write', 'write_json', 'RunInProgressError', 'RunLock', 'progress', 'StepLog',
+           'gaussian_blur', 'channel_names']
 
 # %% ../nbs/00_core.ipynb #caf27142
 @contextlib.contextmanager
@@ -201,6 +201,21 @@ def progress(
         bar = tqdm(total=total, desc=desc or None, unit=unit, file=file, dynamic_ncols=True)
     else: bar = _Lines(total, desc, unit, every, file)
     return _Progress(bar, iterable)
+
+# %% ../nbs/00_core.ipynb #db00cf7f
+class StepLog:
+    "Timed stage lines `[  12.3s] message`, the seconds counted from its creation: printed, given to a function, or dropped."
+    def __init__(self,
+                 to=True):  # True: print each line; a function: receives each line; False or None: drop them
+        self.t0 = time.perf_counter()
+        self.emit = to if callable(to) else (lambda line: print(line, flush=True)) if to else None
+
+    def elapsed(self) -> float:
+        "Seconds since the log was created."
+        return time.perf_counter() - self.t0
+
+    def __call__(self, msg: str) -> None:
+        if self.emit is not None: self.emit(f"[{self.elapsed():6.1f}s] {msg}")
 
 # %% ../nbs/00_core.ipynb #4495ced5
 def gaussian_blur(

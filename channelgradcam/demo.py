@@ -6,27 +6,25 @@ Docs: https://channelgradcam.github.io/channelgradcam/demo.html.md"""
 
 # %% ../nbs/10_demo.ipynb #e79cef1c
 from __future__ import annotations
-import contextlib, dataclasses, logging, math, os, platform, shutil, tempfile, time
-from pathlib import Path
+import contextlib, logging, math, os, platform, time
 import numpy as np
-from .core import write_json, RunLock
+from .core import write_json, StepLog, channel_names
 import keras
 import tensorflow as tf
 from . import __version__
-from .data import split
-from .mixing import synthetic_shapes, mix_plan, pure_plan, make_dataset, mixed_arrays
+from .demo_data import demo_data
 from .train import build_model, train, evaluate
 from .surgery import find_layer
 from .cam import ChannelGradCAM
 from .metrics import (channel_ablation, importance_agreement, pointing_game, average_drop,
                                     increase_in_confidence, deletion_curve, insertion_curve)
-from .figures import new_figure, figure_png, show_channels
 from .viz import show_channel_cams, plot_channel_importance
-from .report import render, paragraph, table
-from .runs import read_json
+from .figures import new_figure, figure_png, show_channels
+from .demo_report import demo_markdown, targets_line
+from .runs import StagedOutput
 
 # %% auto #0
-__all__ = ['PRESETS', 'QUICK', 'TARGETS', 'demo_settings', 'Photos', 'lfw_faces', 'DemoData', 'demo_data', 'run_demo']
+__all__ = ['PRESETS', 'QUICK', 'TARGETS', 'demo_settings', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #0bc8af81
 PRESETS = {
@@ -54,28 +52,30 @@ PRESETS = {
         n_show=4,             # images in the figures
         deterministic=True,   # TensorFlow op determinism (stays on for the rest of the process)
     ),
-    "faces": dict(
-        size=25,              # image side (px): the photographs' own size
-        fractions=(0.6, 0.2, 0.2),  # share of the 200 photographs in train / val / test (stratified by class)
-        variants=4,           # mixed training samples per anchor photo: each same/other pattern of channels 2–3 once
-        eval_variants=4,      # mixed validation/test samples per anchor photo (all four patterns: exactly balanced)
-        pure_repeat=4,        # the pure training set shows each photo this often (as many steps as the mixed set)
-        epochs=10,
-        patience=0,           # no early stop; the weights of the lowest validation loss are kept
-        lr=0.05,
-        cosine=True,
-        batch_size=32,
-        l2_first_conv=0.05,   # L2 penalty on the first convolution's kernel, both models
-        n_explain=160,        # all mixed test samples
-        ablation="shuffle",   # the reference replacement: channel 1 from another test photo (see below)
-        ablation_also=("mean", "zero"),
-        shuffle_draws=8,
-        curve_steps=10,
-        n_curve=100,
-        n_show=4,
-        deterministic=True,
-    ),
 }
+
+# %% ../nbs/10_demo.ipynb #87f5de39
+PRESETS["faces"] = dict(
+    size=25,              # image side (px): the photographs' own size
+    fractions=(0.6, 0.2, 0.2),  # share of the 200 photographs in train / val / test (stratified by class)
+    variants=4,           # mixed training samples per anchor photo: each same/other pattern of channels 2–3 once
+    eval_variants=4,      # mixed validation/test samples per anchor photo (all four patterns: exactly balanced)
+    pure_repeat=4,        # the pure training set shows each photo this often (as many steps as the mixed set)
+    epochs=10,
+    patience=0,           # no early stop; the weights of the lowest validation loss are kept
+    lr=0.05,
+    cosine=True,
+    batch_size=32,
+    l2_first_conv=0.05,   # L2 penalty on the first convolution's kernel, both models
+    n_explain=160,        # all mixed test samples
+    ablation="shuffle",   # the reference replacement: channel 1 from another test photo (see below)
+    ablation_also=("mean", "zero"),
+    shuffle_draws=8,
+    curve_steps=10,
+    n_curve=100,
+    n_show=4,
+    deterministic=True,
+)
 
 # %% ../nbs/10_demo.ipynb #bc1fc34a
 QUICK = {  # what the quick preset changes: a smoke run whose targets are relaxed (not expected to be met)
@@ -120,111 +120,6 @@ def demo_settings(
         raise TypeError(f"Expected settings of the {data} preset ({', '.join(sorted(cfg))}). Received: unknown setting(s) "
                         f"{', '.join(unknown)}")
     return {**cfg, **overrides, "data": data, "quick": bool(quick)}
-
-# %% ../nbs/10_demo.ipynb #b8650681
-@dataclasses.dataclass
-class Photos:
-    "Grayscale photographs with their labels."
-    images: np.ndarray  # uint8 (N,H,W)
-    labels: np.ndarray  # int64 (N,): index into `classes`
-    classes: list  # class names
-
-    def __len__(self): return len(self.images)
-
-# %% ../nbs/10_demo.ipynb #fc8f804d
-def lfw_faces() -> Photos:
-    "scikit-image's 200 LFW crops (25×25): 100 faces (label 0), then 100 non-faces (label 1), each stretched to 0..255."
-    from skimage import data as skdata  # ships the file: no download
-    x = skdata.lfw_subset().astype(np.float64)
-    lo, hi = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
-    x = (x - lo) / np.where(hi > lo, hi - lo, 1.0)
-    return Photos(np.round(x * 255).astype(np.uint8), np.repeat(np.arange(2, dtype=np.int64), 100), ["face", "non-face"])
-
-# %% ../nbs/10_demo.ipynb #473fe4d5
-@dataclasses.dataclass
-class DemoData:
-    "Everything one demo run trains and tests on."
-    classes: list  # class names
-    datasets: dict  # tf.data batches: "key_train", "pure_train", "key_val", "pure_val"
-    mixed: tuple  # mixed test set: (x float32 (M,H,W,3), y (M,)) and, for shapes, object masks (M,H,W,3)
-    pure: tuple  # pure test set, the same way
-    plans: dict  # the MixPlan of each set: the four above, "mixed" and "pure"
-    sources: dict  # per set, the source image of each channel of each sample (M,3): photo ids (faces) or None (shapes)
-    n_sources: dict  # how many source images each split holds
-
-    @property
-    def conflict(self) -> np.ndarray:
-        "(M,) bool: mixed test samples whose channels 2 and 3 both show the other class."
-        p = self.plans["mixed"]
-        return (p.channel_classes[:, 1:] != p.labels[:, None]).all(1)
-
-# %% ../nbs/10_demo.ipynb #40f21a18
-def _patterns(plan) -> dict:
-    "How many samples of `plan` have each same/other pattern of channels 2 and 3 (relative to channel 1's class)."
-    same = plan.channel_classes[:, 1:] == plan.labels[:, None]
-    return {f"{a},{b}": int(((same[:, 0] == (a == "same")) & (same[:, 1] == (b == "same"))).sum())
-            for a in ("same", "other") for b in ("same", "other")}
-
-# %% ../nbs/10_demo.ipynb #dd4a53ec
-def _faces_data(cfg, seed):
-    ph = lfw_faces()
-    y = ph.labels
-    tr, va, te = split(y, cfg["fractions"], seed=seed)
-    rep = np.repeat(tr, cfg["pure_repeat"])
-    rows = dict(key_train=tr, pure_train=rep, key_val=va, pure_val=va, mixed=te, pure=te)
-    plans = dict(key_train=mix_plan(y[tr], 3, 0, scheme="balanced", seed=seed, variants_per_anchor=cfg["variants"]),
-                 pure_train=pure_plan(y[rep]),
-                 key_val=mix_plan(y[va], 3, 0, seed=seed + 1, variants_per_anchor=cfg["eval_variants"]),
-                 pure_val=pure_plan(y[va]),
-                 mixed=mix_plan(y[te], 3, 0, seed=seed + 2, variants_per_anchor=cfg["eval_variants"]),
-                 pure=pure_plan(y[te]))
-    images = {k: ph.images[r] for k, r in rows.items()}
-    sources = {k: rows[k][plans[k].sources] for k in rows}
-    return ph.classes, images, plans, {}, sources, dict(train=len(tr), val=len(va), test=len(te))
-
-# %% ../nbs/10_demo.ipynb #12c4a390
-def _shapes_data(cfg, seed):
-    S, cls = cfg["size"], cfg["classes"]
-    tr = synthetic_shapes(cfg["n_train"], S, cls, seed=seed * 10 + 1)
-    pu = synthetic_shapes(cfg["n_pure_train"], S, cls, seed=seed * 10 + 2)
-    va = synthetic_shapes(cfg["n_val"], S, cls, seed=seed * 10 + 3)
-    te = synthetic_shapes(cfg["n_test"], S, cls, seed=seed * 10 + 4)
-    sets = dict(key_train=tr, pure_train=pu, key_val=va, pure_val=va, mixed=te, pure=te)
-    plans = dict(key_train=mix_plan(tr.labels, 3, 0, scheme="balanced", seed=seed, variants_per_anchor=cfg["variants"]),
-                 pure_train=pure_plan(pu.labels),
-                 key_val=mix_plan(va.labels, 3, 0, seed=seed + 1, variants_per_anchor=1),
-                 pure_val=pure_plan(va.labels),
-                 mixed=mix_plan(te.labels, 3, 0, seed=seed + 2, variants_per_anchor=1),
-                 pure=pure_plan(te.labels))
-    images = {k: s.images for k, s in sets.items()}
-    masks = dict(mixed=te.masks, pure=te.masks)
-    n = dict(key_train=len(tr), pure_train=len(pu), val=len(va), test=len(te))
-    return list(tr.classes), images, plans, masks, {k: None for k in sets}, n
-
-# %% ../nbs/10_demo.ipynb #1f226d80
-def demo_data(
-    cfg: dict,  # settings from `demo_settings`
-    seed: int = 0,  # seed of the split, the images (shapes), the mix plans and the shuffling
-) -> DemoData:
-    "The datasets and test arrays of one demo run, for `cfg['data']`."
-    classes, images, plans, masks, sources, n = (_faces_data if cfg["data"] == "faces" else _shapes_data)(cfg, seed)
-    bs = cfg["batch_size"]
-    datasets = {k: make_dataset(images[k], plans[k], bs, shuffle=k.endswith("train"), seed=seed)
-                for k in ("key_train", "pure_train", "key_val", "pure_val")}
-    arrays = {k: mixed_arrays(images[k], plans[k], masks=masks.get(k)) for k in ("mixed", "pure")}
-    return DemoData(classes, datasets, arrays["mixed"], arrays["pure"], plans, sources, n)
-
-# %% ../nbs/10_demo.ipynb #4d9dc578
-class _Log:
-    "Stage lines `[  12.3s] message`: printed, given to a function, or dropped."
-    def __init__(self, progress=True):
-        self.t0 = time.perf_counter()
-        self.emit = progress if callable(progress) else (lambda line: print(line, flush=True)) if progress else None
-
-    def elapsed(self) -> float: return time.perf_counter() - self.t0
-
-    def __call__(self, msg):
-        if self.emit is not None: self.emit(f"[{self.elapsed():6.1f}s] {msg}")
 
 # %% ../nbs/10_demo.ipynb #5477ba25
 @contextlib.contextmanager
@@ -289,6 +184,15 @@ def _faithfulness(model, x, cam, t, seed, steps) -> dict:
             insertion_auc=round(insertion_curve(model, x, maps, targets=t, steps=steps, batch_size=256).auc_mean, 4))
     return out
 
+# %% ../nbs/10_demo.ipynb #e562b85d
+def _pointing(res, masks, tolerance: int, log) -> dict:
+    "The pointing game of both models' channel-1 maps on the channel-1 objects, and the key model's energy on them."
+    pg = pointing_game(res["key_model"].maps[..., 0], masks[..., 0], tolerance=tolerance)
+    pg_pure = pointing_game(res["pure_model"].maps[..., 0], masks[..., 0], tolerance=tolerance)
+    log(f"   pointing game {pg.hit_rate:.3f}")
+    return dict(pointing_game=round(pg.hit_rate, 4), pointing_energy=round(pg.energy_mean, 4),
+                pointing_game_pure_model=round(pg_pure.hit_rate, 4), pointing_tolerance_px=tolerance)
+
 # %% ../nbs/10_demo.ipynb #45122f2c
 def _explain(models, data, cfg, seed, log):
     "ChannelGradCAM for both models; ablation agreement, pointing game (with masks) and faithfulness for the key model."
@@ -311,12 +215,7 @@ def _explain(models, data, cfg, seed, log):
                    ablation_spearman_mean=ref["spearman_mean"], ablation_importance_mean=ref["drop_mean"], ablation=abl,
                    n_explained=len(xm), n_faithfulness=min(nc, len(xm)))
     if len(data.mixed) == 3:  # object masks: the pointing game
-        mm = data.mixed[2][:n]
-        pg = pointing_game(rk.maps[..., 0], mm[..., 0], tolerance=cfg["tolerance"])
-        pg_pure = pointing_game(res["pure_model"].maps[..., 0], mm[..., 0], tolerance=cfg["tolerance"])
-        summary.update(pointing_game=round(pg.hit_rate, 4), pointing_energy=round(pg.energy_mean, 4),
-                       pointing_game_pure_model=round(pg_pure.hit_rate, 4), pointing_tolerance_px=cfg["tolerance"])
-        log(f"   pointing game {pg.hit_rate:.3f}")
+        summary.update(_pointing(res, data.mixed[2][:n], cfg["tolerance"], log))
     summary["faithfulness_key_model"] = _faithfulness(km, xm[:nc], rk.cam[:nc], rk.targets[:nc], seed, cfg["curve_steps"])
     return res, per_model, summary
 
@@ -336,7 +235,7 @@ _FIGURES = ("inputs.png", "channel_cams_key_model.png", "channel_cams_pure_model
 def _figures(folder, data, res, cfg) -> list:
     "Write the PNG figures into `folder`; return their file names."
     k, cls = cfg["n_show"], data.classes
-    names = ["channel 1", "channel 2", "channel 3"]
+    names = channel_names(3)  # the package's default names: ch1, ch2, ch3
     def save(fig, fn): (folder / fn).write_bytes(figure_png(fig, compact=True))
     n = len(res["key_model"].maps)
     xm, ym = data.mixed[0][:n], data.mixed[1][:n]
@@ -373,174 +272,6 @@ def _check_targets(report, data) -> dict:
         out[name] = dict(value=round(v, 4), target=f"{op} {thr}", met=bool(v >= thr if op == ">=" else v <= thr))
     return out
 
-# %% ../nbs/10_demo.ipynb #ea9ee0b7
-def _targets_line(report) -> str:
-    "One line on the targets: how many were met (full run), or that they are relaxed (quick run)."
-    t = report["targets"]
-    if report["quick"]: return "quick run: its targets are relaxed (not expected to be met at this scale)"
-    return f"{sum(v['met'] for v in t.values())}/{len(t)} targets met"
-
-# %% ../nbs/10_demo.ipynb #fea6e692
-_MEAN_NOTE = ("The mean is not a neutral baseline for faces: a flat patch is itself a non-face, so filling channel 1 of "
-              "a non-face photo with its mean barely lowers the non-face score; taking channel 1 from other test photos "
-              "(shuffle) keeps natural image statistics and is the reference here.")
-
-_DARK_NOTE = ("For faces, the measures that darken pixels are not neutral either: average drop and increase in confidence "
-              "score the photo multiplied by the min–max scaled map, which blacks out most of it under a peaked map, and "
-              "a dark patch reads as a non-face; a spread-out random map keeps more of every photo.")
-
-_POOLING_NOTE = ("In the mixed sets channels 2 and 3 show classes drawn independently of channel 1, so in 3 of 4 samples most "
-                 "channels agree with the label and a model that pools its channels can be right without knowing which "
-                 "channel matters. The row where channels 2 and 3 both show the other class separates the models: only a "
-                 "model that reads channel 1 stays accurate there.")
-
-_QUICK_NOTE = ("**Quick run: the targets below are those of the full run. They are relaxed here — not expected to be "
-               "met at this scale — and shown for reference only.**")
-
-# %% ../nbs/10_demo.ipynb #1799117b
-def _describe(r) -> str:
-    "The first paragraph of report.md: what was run."
-    s, env = r["settings"], r["environment"]
-    how = (f"Seed {r['seed']}, {'quick' if r['quick'] else 'full'} run, {r['seconds']:.0f} s on {env['cpu_count']} CPU "
-           f"cores (load average {env['load_average_start']:.1f} at the start).")
-    if r["data"] == "faces":
-        n = r["sources"]
-        return (f"Photographs: scikit-image's Labeled Faces in the Wild subset (face / non-face), {s['size']}×{s['size']} px, "
-                f"3 channels; label = class of the photo in **channel 1**. Split by photo: {n['train']}/{n['val']}/{n['test']} "
-                f"photos for training/validation/test, so no test photo appears in any channel of a training sample. {how}")
-    return (f"Synthetic shapes ({', '.join(s['classes'])}), {s['size']}×{s['size']} px, 3 channels; label = class of the "
-            f"shape in **channel 1**. {how}")
-
-# %% ../nbs/10_demo.ipynb #c401a701
-def _f3(v): return f"{v:.3f}"
-def _shares(v): return " / ".join(f"{a:.2f}" for a in v)
-def _table(header, rows): return table(header, rows, rule=" --- ")
-
-# %% ../nbs/10_demo.ipynb #15f33e64
-def _models_table(r) -> dict:
-    "Both models side by side: training set, accuracies, channel importance, pointing game, training time."
-    k, p, s = r["key_model"], r["pure_model"], r["settings"]
-    rows = [["trained on", f"mixed set ({s['n_key_train']} samples)", f"pure set ({s['n_pure_train']} samples)"],
-            [f"accuracy, mixed test set ({r['n_mixed_test']})", _f3(k["accuracy_mixed"]), _f3(p["accuracy_mixed"])],
-            [f"accuracy, mixed test samples whose channels 2 and 3 both show the other class ({k['n_conflict']})",
-             _f3(k["accuracy_mixed_conflict"]), _f3(p["accuracy_mixed_conflict"])],
-            [f"accuracy, pure test set ({r['n_pure_test']})", _f3(k["accuracy_pure"]), _f3(p["accuracy_pure"])],
-            ["channel importance (ch 1 / 2 / 3), mixed test", _shares(k["importance_mean"]), _shares(p["importance_mean"])],
-            ["channel importance (ch 1 / 2 / 3), pure test", _shares(k["importance_mean_pure"]), _shares(p["importance_mean_pure"])],
-            ["ChannelGradCAM ranks channel 1 first (mixed test)", _f3(k["top1_is_channel1"]), _f3(p["top1_is_channel1"])]]
-    if "pointing_game" in r:
-        rows.append(["pointing game, channel-1 maps on the channel-1 object", _f3(r["pointing_game"]),
-                     _f3(r["pointing_game_pure_model"])])
-    rows.append(["training time", *(f"{m['train_seconds']:.0f} s ({m['epochs']} epochs)" for m in (k, p))])
-    return _table(["", "key-channel model", "pure model"], rows)
-
-# %% ../nbs/10_demo.ipynb #ccfcf670
-def _ablation_table(r) -> dict:
-    "Per replacement: top-1 agreement with ChannelGradCAM, mean Spearman, and the mean score drops."
-    rows = []
-    for m, v in r["ablation"].items():
-        name = m + (f" (mean of {v['draws']} draws)" if v["draws"] > 1 else "") + (" — reference" if m == r["ablation_mode"] else "")
-        rows.append([name, _f3(v["top1_agreement"]), f"{v['spearman_mean']:.2f}", _f3(v["top1_is_channel1"]),
-                     _shares(v["drop_mean"])])
-    return _table(["replacement", "top-1 agreement", "mean Spearman", "ablation ranks channel 1 first",
-                   "mean score drop (ch 1 / 2 / 3)"], rows)
-
-# %% ../nbs/10_demo.ipynb #b57eab7a
-def _targets_table(r) -> dict:
-    return _table(["target", "measured", "wanted", "met"],
-                  ([n, f"{t['value']:.3f}", t["target"], "yes" if t["met"] else "**no**"] for n, t in r["targets"].items()))
-
-def _faithfulness_table(r) -> dict:
-    cols = ("average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc")
-    return _table(["map", "average drop ↓", "increase in confidence ↑", "deletion AUC ↓", "insertion AUC ↑"],
-                  ([n, *(f"{v[c]:.3f}" for c in cols)] for n, v in r["faithfulness_key_model"].items()))
-
-# %% ../nbs/10_demo.ipynb #b9b714e8
-def _blocks(r) -> list:
-    "The demo report's blocks for `report.render`: Markdown text of our own (no user-given names in it)."
-    faces = r["data"] == "faces"
-    out = [paragraph(_describe(r)), _models_table(r),
-           paragraph(f"Key-channel model, {r['n_explained']} mixed test samples: does channel ablation put the same "
-                     f"channel first as ChannelGradCAM? Reference: {r['ablation_mode']}."), _ablation_table(r)]
-    if faces: out.append(paragraph(_MEAN_NOTE))
-    if "pointing_energy" in r:
-        out.append(paragraph(f"{100 * r['pointing_energy']:.0f}% of the key model's channel-1 map mass lies on the channel-1 object."))
-    out.append(paragraph(_POOLING_NOTE))
-    if r["quick"]: out.append(paragraph(_QUICK_NOTE))
-    out += [_targets_table(r), paragraph(_targets_line(r) + "."),
-            paragraph("Image-level faithfulness of the summed map (key-channel model; random map for scale):"),
-            _faithfulness_table(r)]
-    if faces: out.append(paragraph(_DARK_NOTE))
-    out.append(paragraph("Figures: " + ", ".join(f"[{f}]({f})" for f in r["figures"])))
-    return out
-
-# %% ../nbs/10_demo.ipynb #1e8c6c5a
-def _markdown(r) -> str:
-    "report.md: the demo report through the one report writer (`report.render`)."
-    return render(f"channelgradcam demo report: {r['data']}", _blocks(r))
-
-# %% ../nbs/10_demo.ipynb #756d9eb4
-_MARKER = ".channelgradcam-demo"
-_STAGING = ".channelgradcam-demo.partial-"
-
-def _read_marker(folder: Path) -> dict | None:
-    "The demo's marker in `folder` (a dict with `complete` and `files`), or None if there is none or it is not ours."
-    try: m = read_json(folder / _MARKER)
-    except ValueError: return None  # missing, unreadable or not JSON
-    return m if isinstance(m, dict) and m.get("channelgradcam_demo") == 1 and isinstance(m.get("files"), list) else None
-
-def _write_marker(folder: Path, complete: bool, files, **info):
-    write_json(folder / _MARKER, dict(channelgradcam_demo=1, complete=bool(complete), files=sorted(files), **info))
-
-# %% ../nbs/10_demo.ipynb #9af62837
-def _own_files(folder: Path, marker: dict) -> list:
-    "The plain files of a previous demo output that its marker lists (nothing outside `folder`, no sub-folders)."
-    names = [f for f in marker["files"] if isinstance(f, str) and f == Path(f).name and not f.startswith(".")]
-    return [f for f in names if (folder / f).is_file() and not (folder / f).is_symlink()]
-
-# %% ../nbs/10_demo.ipynb #cfebea2e
-def _check_out(out, overwrite: bool = False, ignore=()) -> tuple:
-    "(absolute folder, previous marker or None), or an error if the demo may not write there; changes nothing."
-    given = str(out)
-    out = Path(os.path.abspath(Path(out).expanduser()))
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"Expected a folder for the demo's output. Received: out={given!r}, which is a file")
-    if not out.exists(): return out, None
-    marker = _read_marker(out)
-    if marker is None:
-        entries = sorted(p.name for p in out.iterdir() if p.name not in ignore)
-        if entries:
-            raise FileExistsError(
-                f"Expected a new or empty folder, or a previous demo output. Received: out={given!r}, a folder holding "
-                f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} the demo did not write ({', '.join(entries[:3])}"
-                f"{', ...' if len(entries) > 3 else ''}); choose another folder (overwrite only replaces previous demo outputs)")
-        return out, None
-    if marker.get("complete") and not overwrite:
-        raise FileExistsError(f"Expected a new folder, or overwrite=True (CLI: --force) to replace the previous demo output in "
-                              f"it. Received: out={given!r}, which holds a demo report")
-    return out, marker
-
-# %% ../nbs/10_demo.ipynb #1391372d
-def _publish(stage: Path, out: Path, previous: dict | None, files: list, **info):
-    "Move the finished files from `stage` into `out`, remove the previous output's other files, mark the folder complete."
-    old = set(_own_files(out, previous)) if previous else set()
-    _write_marker(out, False, old | set(files), **info)          # meanwhile: ours, unfinished
-    for f in files: os.replace(stage / f, out / f)
-    for f in sorted(old - set(files)): (out / f).unlink(missing_ok=True)
-    _write_marker(out, True, files, **info)
-    shutil.rmtree(stage, ignore_errors=True)
-    for p in out.glob(_STAGING + "*"): shutil.rmtree(p, ignore_errors=True)  # left by killed runs
-
-# %% ../nbs/10_demo.ipynb #f9f4297d
-def _discard(stage: Path | None, out: Path, previous: dict | None, created: bool):
-    "Undo an unfinished run: its staging folder, and the marker and lock it put into a folder that held no demo output."
-    if stage is not None: shutil.rmtree(stage, ignore_errors=True)
-    if previous is None:
-        for f in (_MARKER, ".lock"): (out / f).unlink(missing_ok=True)
-        if created:
-            try: out.rmdir()
-            except OSError: pass
-
 # %% ../nbs/10_demo.ipynb #3bd481ad
 def _train_and_evaluate(cfg, seed, d, log) -> tuple:
     "Stages 2 and 3: train both models, evaluate each on the mixed, pure and conflict test sets; (models, report parts)."
@@ -560,6 +291,29 @@ def _train_and_evaluate(cfg, seed, d, log) -> tuple:
             f"{ev['conflict']['accuracy']:.3f}), pure {ev['pure']['accuracy']:.3f}")
     return models, rep
 
+# %% ../nbs/10_demo.ipynb #f0a04120
+def _record(cfg, seed, d, rep, summary) -> dict:
+    "report.json's numbers: both models, the explanation summary, the sets' sizes, the settings, the targets."
+    kc, pc = rep["key_model"]["importance_mean"], rep["pure_model"]["importance_mean"]
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
+    settings.update(n_key_train=len(d.plans["key_train"]), n_pure_train=len(d.plans["pure_train"]), key_channel=1,
+                    backbone="small_cnn", weights=None, score="logit", weighting="layercam", smoothgrad=0)
+    report = dict(data=cfg["data"], seed=int(seed), quick=bool(cfg["quick"]), targets_expected=not cfg["quick"],
+                  key_model=rep["key_model"], pure_model=rep["pure_model"], **summary,
+                  channel1_importance_gap=round(kc[0] - pc[0], 4), pure_importance_min=min(pc), pure_importance_max=max(pc),
+                  sources=d.n_sources, n_mixed_test=len(d.mixed[1]), n_pure_test=len(d.pure[1]),
+                  mixed_test_patterns=d.patterns, settings=settings)
+    report["targets"] = _check_targets(report, cfg["data"])
+    report["targets_met"] = all(t["met"] for t in report["targets"].values())
+    return report
+
+# %% ../nbs/10_demo.ipynb #97ffbd9f
+def _environment(load_average_start: float) -> dict:
+    "Where the run ran: the versions, the CPU cores and the load average at its start."
+    return dict(python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__,
+                channelgradcam=__version__, cpu_count=os.cpu_count(), load_average_start=round(load_average_start, 2),
+                platform=platform.platform())
+
 # %% ../nbs/10_demo.ipynb #7598d0b4
 def _run(cfg, seed, stage, log, out) -> dict:
     "The experiment itself: data, training, evaluation, explanation; report and figures written into `stage`."
@@ -575,27 +329,16 @@ def _run(cfg, seed, stage, log, out) -> dict:
     log(f"4/5 explaining {min(cfg['n_explain'], len(d.mixed[1]))} test images with ChannelGradCAM")
     res, per_model, summary = _explain(models, d, cfg, seed, log)
     for name in models: rep[name].update(per_model[name])
-    kc, pc = rep["key_model"]["importance_mean"], rep["pure_model"]["importance_mean"]
-    log(f"   channel importance (1/2/3): key model {kc}, pure model {pc}")
-    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
-    settings.update(n_key_train=len(d.plans["key_train"]), n_pure_train=len(d.plans["pure_train"]), key_channel=1,
-                    backbone="small_cnn", weights=None, score="logit", weighting="layercam", smoothgrad=0)
-    report = dict(data=data, seed=int(seed), quick=bool(quick), targets_expected=not quick,
-                  key_model=rep["key_model"], pure_model=rep["pure_model"], **summary,
-                  channel1_importance_gap=round(kc[0] - pc[0], 4), pure_importance_min=min(pc), pure_importance_max=max(pc),
-                  sources=d.n_sources, n_mixed_test=len(d.mixed[1]), n_pure_test=len(d.pure[1]),
-                  mixed_test_patterns=_patterns(d.plans["mixed"]), settings=settings)
-    report["targets"] = _check_targets(report, data)
-    report["targets_met"] = all(t["met"] for t in report["targets"].values())
+    log(f"   channel importance (1/2/3): key model {rep['key_model']['importance_mean']}, "
+        f"pure model {rep['pure_model']['importance_mean']}")
+    report = _record(cfg, seed, d, rep, summary)
     log("5/5 writing figures and the report")
     report["figures"] = _figures(stage, d, res, cfg)
     log(f"   {len(report['figures'])} figures written")
     report["seconds"] = round(log.elapsed(), 1)
-    report["environment"] = dict(python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__,
-                                 numpy=np.__version__, channelgradcam=__version__, cpu_count=os.cpu_count(),
-                                 load_average_start=round(load0, 2), platform=platform.platform())
+    report["environment"] = _environment(load0)
     write_json(stage / "report.json", report)
-    (stage / "report.md").write_text(_markdown(report))
+    (stage / "report.md").write_text(demo_markdown(report))
     return report
 
 # %% ../nbs/10_demo.ipynb #94aeabfa
@@ -610,20 +353,10 @@ def run_demo(
 ) -> dict:                     # the report (also in out/report.json)
     "Run the channel-1 experiment on `data` end to end; write its report and figures into `out` (checked before the run)."
     cfg = demo_settings(data, quick, **overrides)
-    out, previous = _check_out(out, overwrite)                      # before any work: refuse what is not ours
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    log, stage = _Log(progress), None
-    with RunLock(out, "demo run"):  # outside the clean-up: a refused lock leaves the other run's files alone
-        out, previous = _check_out(out, overwrite, ignore=(".lock",))  # again, under the lock
-        try:
-            if previous is None: _write_marker(out, False, [])  # a killed run leaves a folder the next run recognises
-            stage = Path(tempfile.mkdtemp(prefix=_STAGING, dir=out))
-            with _tf_errors_only(): report = _run(cfg, seed, stage, log, out)
-            _publish(stage, out, previous, report["figures"] + ["report.json", "report.md"], data=data, seed=int(seed),
-                     quick=bool(quick), version=__version__)
-        except BaseException:
-            _discard(stage, out, previous, created)
-            raise
-    log(f"done in {report['seconds']:.0f}s: {_targets_line(report)}; report in {out / 'report.md'}")
+    output, log = StagedOutput(out, "demo", overwrite), StepLog(progress)  # before any work: refuse what is not ours
+    with output:
+        with _tf_errors_only(): report = _run(cfg, seed, output.stage, log, output.out)
+        output.publish(report["figures"] + ["report.json", "report.md"], data=data, seed=int(seed), quick=bool(quick),
+                       version=__version__)
+    log(f"done in {report['seconds']:.0f}s: {targets_line(report)}; report in {output.out / 'report.md'}")
     return report

@@ -6,14 +6,16 @@ Docs: https://channelgradcam.github.io/channelgradcam/runs.html.md"""
 
 # %% ../nbs/08b_runs.ipynb #5b90af29
 from __future__ import annotations
-import io, json, os, shutil
+import contextlib, io, json, os, shutil, sys, tempfile
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from . import core
 from .tables import csv_rows
 
 # %% auto #0
-__all__ = ['RUN_OUTPUTS', 'TRAIN_RECORD', 'parse_shard', 'shard_rows', 'read_json', 'open_run', 'RunSink', 'run_info']
+__all__ = ['RUN_OUTPUTS', 'TRAIN_RECORD', 'parse_shard', 'shard_rows', 'read_json', 'open_run', 'RunSink', 'StagedOutput',
+           'run_info']
 
 # %% ../nbs/08b_runs.ipynb #26047b05
 def parse_shard(
@@ -125,6 +127,99 @@ class RunSink:
     def source(self, name):
         "The file (or in-memory text) to read a table from."
         return io.StringIO(self.mem[name].getvalue()) if self.mem is not None else self.out / name
+
+# %% ../nbs/08b_runs.ipynb #b8586ed4
+def _read_marker(marker: Path) -> dict | None:
+    "The marker's record (a dict with `complete` and `files`), or None if it is missing, unreadable or another kind's."
+    try: m = read_json(marker)
+    except ValueError: return None  # missing, unreadable or not JSON
+    key = "channelgradcam_" + marker.name.removeprefix(".channelgradcam-")
+    return m if isinstance(m, dict) and m.get(key) == 1 and isinstance(m.get("files"), list) else None
+
+def _write_marker(marker: Path, complete: bool, files, **info):
+    key = "channelgradcam_" + marker.name.removeprefix(".channelgradcam-")
+    core.write_json(marker, {key: 1, "complete": bool(complete), "files": sorted(files), **info})
+
+# %% ../nbs/08b_runs.ipynb #18580a14
+def _own_files(folder: Path, marker: dict) -> list:
+    "The plain files of a previous output that its marker lists (nothing outside `folder`, no sub-folders)."
+    names = [f for f in marker["files"] if isinstance(f, str) and f == Path(f).name and not f.startswith(".")]
+    return [f for f in names if (folder / f).is_file() and not (folder / f).is_symlink()]
+
+# %% ../nbs/08b_runs.ipynb #8c55a835
+class StagedOutput:
+    "An output folder published all at once: staged inside it, moved into place by rename, a previous output replaced."
+    def __init__(self,
+                 out,  # the folder: new, empty, or a previous output of this kind
+                 kind: str = "demo",  # who writes it: names the marker `.channelgradcam-<kind>`, the lock and the errors
+                 overwrite: bool = False):  # replace a previous output (never a folder it did not write)
+        self.kind, self.overwrite, self.given = kind, overwrite, str(out)
+        self.out = Path(os.path.abspath(Path(out).expanduser()))
+        self.marker = self.out / f".channelgradcam-{kind}"
+        self.stage = self._lock = None
+        self.previous = self._check()  # the previous output's marker, or None
+
+# %% ../nbs/08b_runs.ipynb #9e821bbf
+@patch
+def _check(self: StagedOutput, ignore=()) -> dict | None:
+    "The previous output's marker, or an error if this run may not write into the folder; changes nothing."
+    k, given = self.kind, self.given
+    if self.out.exists() and not self.out.is_dir():
+        raise FileExistsError(f"Expected a folder for the {k}'s output. Received: out={given!r}, which is a file")
+    if not self.out.exists(): return None
+    previous = _read_marker(self.marker)
+    entries = sorted(p.name for p in self.out.iterdir() if p.name not in ignore)
+    if previous is None and entries:
+        raise FileExistsError(
+            f"Expected a new or empty folder, or a previous {k} output. Received: out={given!r}, a folder holding "
+            f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} the {k} did not write ({', '.join(entries[:3])}"
+            f"{', ...' if len(entries) > 3 else ''}); choose another folder (overwrite only replaces previous {k} outputs)")
+    if previous is not None and previous.get("complete") and not self.overwrite:
+        raise FileExistsError(f"Expected a new folder, or overwrite=True to replace the previous {k} output in it. "
+                              f"Received: out={given!r}, which holds a {k} output")
+    return previous
+
+# %% ../nbs/08b_runs.ipynb #5455cfd9
+@patch
+def __enter__(self: StagedOutput):
+    created = not self.out.exists()
+    self.out.mkdir(parents=True, exist_ok=True)
+    self._lock = core.RunLock(self.out, f"{self.kind} run").__enter__()  # refused: the other run's files stay alone
+    try: self.previous = self._check(ignore=(".lock",))  # again, under the lock
+    except BaseException: self._lock.__exit__(); raise
+    self._created, self._published = created, False
+    try:
+        if self.previous is None: _write_marker(self.marker, False, [])  # a killed run leaves a folder the next one knows
+        self.stage = Path(tempfile.mkdtemp(prefix=self.marker.name + ".partial-", dir=self.out))
+    except BaseException:
+        self.__exit__(*sys.exc_info()); raise
+    return self
+
+# %% ../nbs/08b_runs.ipynb #4b46c02d
+@patch
+def publish(self: StagedOutput,
+            files: list,  # the names of the finished files in `self.stage`
+            **info):  # recorded in the marker (e.g. the run's seed)
+    "Move `files` from the staging folder into the output folder, remove the previous output's other files, mark it complete."
+    old = set(_own_files(self.out, self.previous)) if self.previous else set()
+    _write_marker(self.marker, False, old | set(files), **info)  # meanwhile: ours, unfinished
+    for f in files: os.replace(self.stage / f, self.out / f)
+    for f in sorted(old - set(files)): (self.out / f).unlink(missing_ok=True)
+    _write_marker(self.marker, True, files, **info)
+    self._published = True
+
+# %% ../nbs/08b_runs.ipynb #ecd6790e
+@patch
+def __exit__(self: StagedOutput, *exc):
+    try:
+        if self.stage is not None: shutil.rmtree(self.stage, ignore_errors=True)
+        if self._published:  # staging folders left by killed runs
+            for p in self.out.glob(self.marker.name + ".partial-*"): shutil.rmtree(p, ignore_errors=True)
+        elif self.previous is None:  # undo: the marker and lock it put into a folder that held no output
+            for f in (self.marker, self.out / ".lock"): f.unlink(missing_ok=True)
+            if self._created:
+                with contextlib.suppress(OSError): self.out.rmdir()
+    finally: self._lock.__exit__()
 
 # %% ../nbs/08b_runs.ipynb #5d2ed339
 TRAIN_RECORD = "metrics.json"  # the record a training run writes beside its model (class and channel names, metrics)

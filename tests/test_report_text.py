@@ -117,8 +117,8 @@ def dataset_result(labelled=True):
 
 @pytest.mark.parametrize("name", ["shapes_quick", "shapes_full", "faces_quick", "faces_full"])
 def test_demo_report_md_unchanged(name):
-    from channelgradcam.demo import _markdown
-    assert _markdown(demo_reports()[name]) == (TEXT / f"demo_{name}.md").read_text(encoding="utf-8")
+    from channelgradcam.demo_report import demo_markdown
+    assert demo_markdown(demo_reports()[name]) == (TEXT / f"demo_{name}.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("labelled", [True, False])
