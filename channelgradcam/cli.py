@@ -135,7 +135,9 @@ def _image_setup(args) -> argparse.Namespace:
     from channelgradcam.surgery import input_range
     from channelgradcam.train import load_model
     from channelgradcam.cam import ChannelGradCAM, select_output
-    from channelgradcam.dataset import run_info, value_policy, class_index, name_list
+    from channelgradcam.dataset import class_index, name_list
+    from channelgradcam.batches import value_policy
+    from channelgradcam.runs import run_info
     from channelgradcam import core
     model = select_output(load_model(args.model), args.output)
     (h, w, c), k = model.input_shape[1:], int(model.output_shape[-1])

@@ -21,7 +21,9 @@ from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
 from .train import load_model
-from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
+from .dataset import find_inputs, summarize
+from .batches import parse_range, value_policy
+from .runs import run_info
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
 from .explore_widgets import ExplorerApp
 from .viz import CAMView, composite, figure_png, name_channels, new_figure, plot_channel_importance, to_display
