@@ -157,14 +157,13 @@ class Batch:
         return Batch(*(f(n) for n in ("maps", "importance", "degenerate", "targets", "outputs", "correct", "probability")))
 
 # %% ../nbs/08d_batches.ipynb #f2350339
-def _true_class_score(y, outputs_are_probabilities=True):
-    "Targets for `channel_ablation`: [4·[argmax = y] + p(y)] (both drops in one pass), or the two parts separately."
+def _true_class_score(y) -> list:
+    "Targets for `channel_ablation`: [argmax = y] and the output at y, two scores measured on the same forward passes."
     y = tf.constant(np.asarray(y), tf.int32)
     def correct(o):
         o = tf.convert_to_tensor(o, tf.float32)
         return tf.cast(tf.equal(tf.argmax(o, -1, output_type=tf.int32), y), tf.float32)
     def prob(o): return tf.gather(tf.convert_to_tensor(o, tf.float32), y, batch_dims=1)
-    if outputs_are_probabilities: return [lambda o: 4 * correct(o) + prob(o)]
     return [correct, prob]
 
 def _scope(strategy): return strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -236,15 +235,12 @@ def _ablate(self: BatchExplainer, x, y, outputs):
     if not m.any() or not self.baselines: return correct, prob
     xs, ys, o = x[m], y[m], outputs[m]
     c0, p0 = (o.argmax(1) == ys).astype(np.float32), o[np.arange(len(ys)), ys]
-    probs = bool(((o >= 0) & (o <= 1)).all())
-    scores = _true_class_score(ys, probs)
+    scores = _true_class_score(ys)
     for j, base in enumerate(self.baselines):
         net, xin = (self.model, xs) if base == "zero" else (self.shifted, xs - self.mean)
-        d = [channel_ablation(net, xin, targets=s, baseline="zero", score="prob", batch_size=self.batch_size) for s in scores]
-        dc = np.rint(d[0] / 4) if probs else d[0]
-        dp = d[0] - 4 * dc if probs else d[1]
-        correct[m, j] = np.clip(c0[:, None] - dc, 0, 1).astype(np.int8)
-        prob[m, j] = p0[:, None] - dp
+        d = channel_ablation(net, xin, targets=scores, baseline="zero", score="prob", batch_size=self.batch_size)
+        correct[m, j] = np.clip(c0[:, None] - d[..., 0], 0, 1).astype(np.int8)
+        prob[m, j] = p0[:, None] - d[..., 1]
     return correct, prob
 
 # %% ../nbs/08d_batches.ipynb #33c26c9b

@@ -134,25 +134,29 @@ def _replace_channel(x, k, baseline, fill=None, shift=0) -> np.ndarray:
 def channel_ablation(
     model,                        # Keras model taking (B,H,W,C) images
     x,                            # images (B,H,W,C) or one image (H,W,C), as the model expects them
-    targets=None,                 # None (top class of the intact image), int, B ints, or callable(outputs)->(B,) scores
+    targets=None,                 # None (top class of the intact image), int, B ints, callable(outputs)->(B,) scores, or a list of callables
     baseline="mean",              # "zero", "mean" (each image's channel mean), a number or per-channel values, or "shuffle"
     score:str="logit",            # "logit" (pre-softmax) or "prob" (model output)
     batch_size:int=64,            # images per forward pass
     seed:int=0,                   # seed of the "shuffle" derangements
     draws:int=1,                  # "shuffle" only: average the drops over this many distinct derangements drawn from `seed`
     output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
-) -> np.ndarray:                  # score drop (B,C); larger = the channel mattered more
+) -> np.ndarray:                  # score drop (B,C), or (B,C,T) for a list of T callables; larger = the channel mattered more
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
     fill, shifts = _ablation_plan(baseline, draws, seed, x.shape)
     fn = _score_model(model, score, output)
     base = _predict(fn, x, batch_size)
-    t = _targets(targets, base)
-    s0 = _pick(base, t)
-    drops = np.zeros((len(x), x.shape[-1]), np.float32)
+    several = isinstance(targets, (list, tuple)) and len(targets) > 0 and all(map(callable, targets))
+    ts = [_targets(t, base) for t in (targets if several else [targets])]  # each score measured on the same forward passes
+    s0 = np.stack([_pick(base, t) for t in ts], -1)
+    drops = np.zeros((len(x), x.shape[-1], len(ts)), np.float32)
     for k in range(x.shape[-1]):
-        for shift in shifts: drops[:, k] += s0 - _pick(_predict(fn, _replace_channel(x, k, baseline, fill, shift), batch_size), t)
-    return drops / len(shifts)
+        for shift in shifts:
+            out = _predict(fn, _replace_channel(x, k, baseline, fill, shift), batch_size)
+            drops[:, k] += s0 - np.stack([_pick(out, t) for t in ts], -1)
+    drops /= len(shifts)
+    return drops if several else drops[..., 0]
 
 # %% ../nbs/07_metrics.ipynb #de468827
 @dataclass
