@@ -360,7 +360,7 @@ def _explanation(plan: _Plan, sink: RunSink, table, info, examples, figs, n_boot
 def _finish(plan: _Plan, sink: RunSink, run: dict, result: DatasetExplanation):
     "Write the result into the run folder and mark the run complete."
     info = result.info
-    result.save(plan.out)
+    result.save(plan.out, streamed=True)  # its per-image tables are the files the loop appended to
     core.write_json(plan.out / "run.json", {**run, **{k: info[k] for k in ("seconds", "n_boot", "seed", "dtypes", "devices")}})
     sink._commit({"complete": True})
 

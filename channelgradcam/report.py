@@ -255,14 +255,15 @@ def _write_csv(out: Path, name: str, df: pd.DataFrame | None, **kw):
 @patch
 def save(self: DatasetExplanation,
          out,  # folder to write into (created if missing)
+         streamed: bool = False,  # the per-image tables are in `out` already (`explain_dataset` wrote them as it went)
         ) -> Path:
     "Write the tables (CSV), `summary.png`, the figures and `report.md` + `report.html` into `out`; returns the report path."
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    _write_csv(out, "explanations.csv", self.table, index=False)
+    if not streamed: _write_csv(out, "explanations.csv", self.table, index=False)
     _write_csv(out, "summary.csv", self.summary, index=False, float_format="%.6g")
     _write_csv(out, "ablation.csv", self.ablation, index=False, float_format="%.6g")
-    _write_csv(out, "ablation_images.csv", self.ablation_images, index=False)
+    if not streamed: _write_csv(out, "ablation_images.csv", self.ablation_images, index=False)
     _write_csv(out, "confusion.csv", self.confusion)
     for e in [*self.examples, *self.figures]:
         (out / e["file"]).parent.mkdir(parents=True, exist_ok=True)
