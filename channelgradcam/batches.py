@@ -168,7 +168,7 @@ def _true_class_score(y) -> list:
 
 def _scope(strategy): return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
-# %% ../nbs/08d_batches.ipynb #eadd0a6e
+# %% ../nbs/08d_batches.ipynb #ba144dab
 class BatchExplainer:
     "The explainer and the ablation models, mirrored over `devices`; `run` explains and ablates one batch."
     def __init__(self,
@@ -193,29 +193,33 @@ class BatchExplainer:
                 self.shifted = keras.Model(inp, model(keras.layers.Rescaling(1.0, offset=self.mean, name="dataset_mean")(inp)))
         self.pool = None  # worker threads, one per device (made on first use)
 
-    def run(self,
-            x,  # float32 (B,H,W,C) pixels
-            targets,  # the class index to explain, or None: each image's predicted class
-            labels,  # (B,) true class indices, -1 where unknown (not ablated)
-           ) -> Batch:
-        "Explain and ablate the batch `x`, split over the devices."
-        if self.strategy is None:
-            with tf.device(self.devices[0]) if self.devices else contextlib.nullcontext():
-                return self._part(x, targets, labels)
-        cuts = [c for c in np.array_split(np.arange(len(x)), len(self.devices)) if len(c)]
-        def work(dev, rows):
-            with self.strategy.scope(), tf.device(dev): return self._part(x[rows], targets, labels[rows])
-        self.pool = self.pool or ThreadPoolExecutor(len(self.devices))
-        parts = list(self.pool.map(work, self.devices[:len(cuts)], cuts))
-        for d, c in zip(self.devices, cuts): self.counts[d] += len(c)
-        return Batch.concat(parts)
+# %% ../nbs/08d_batches.ipynb #ce7100dd
+@patch
+def run(self: BatchExplainer,
+        x,  # float32 (B,H,W,C) pixels
+        targets,  # the class index to explain, or None: each image's predicted class
+        labels,  # (B,) true class indices, -1 where unknown (not ablated)
+       ) -> Batch:
+    "Explain and ablate the batch `x`, split over the devices."
+    if self.strategy is None:
+        with tf.device(self.devices[0]) if self.devices else contextlib.nullcontext():
+            return self._part(x, targets, labels)
+    cuts = [c for c in np.array_split(np.arange(len(x)), len(self.devices)) if len(c)]
+    def work(dev, rows):
+        with self.strategy.scope(), tf.device(dev): return self._part(x[rows], targets, labels[rows])
+    self.pool = self.pool or ThreadPoolExecutor(len(self.devices))
+    parts = list(self.pool.map(work, self.devices[:len(cuts)], cuts))
+    for d, c in zip(self.devices, cuts): self.counts[d] += len(c)
+    return Batch.concat(parts)
 
-    def close(self):
-        "Stop the devices' worker threads (made again on the next `run`)."
-        if self.pool is not None: self.pool.shutdown()
-        self.pool = None
+# %% ../nbs/08d_batches.ipynb #9a2248cd
+@patch
+def close(self: BatchExplainer):
+    "Stop the devices' worker threads (made again on the next `run`)."
+    if self.pool is not None: self.pool.shutdown()
+    self.pool = None
 
-# %% ../nbs/08d_batches.ipynb #25755b5d
+# %% ../nbs/08d_batches.ipynb #4daa2c99
 @patch
 def _part(self: BatchExplainer, x, targets, labels) -> Batch:
     "Explain `x` on the current device, then ablate its labelled images."
@@ -225,6 +229,7 @@ def _part(self: BatchExplainer, x, targets, labels) -> Batch:
     b.correct, b.probability = self._ablate(x, labels, b.outputs)
     return b
 
+# %% ../nbs/08d_batches.ipynb #ea7f49a4
 @patch
 def _ablate(self: BatchExplainer, x, y, outputs):
     "(correct, probability) after each baseline of each channel, (B, baselines, C); -1 / nan where y < 0."
