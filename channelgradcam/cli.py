@@ -240,7 +240,7 @@ def cmd_explain(args) -> int:
 # %% ../nbs/11_cli.ipynb #7473c39a
 def cmd_summarize(args) -> int:
     "Merge the parts of a sharded `explain` into one set of tables and report."
-    from channelgradcam.dataset import summarize
+    from channelgradcam.merge import summarize
     out = pathlib.Path(args.out).expanduser()
     res = summarize(args.dirs, out=out)
     print(_mean_importance(res), flush=True)

@@ -6,17 +6,16 @@ Docs: https://channelgradcam.github.io/channelgradcam/dataset.html.md"""
 
 # %% ../nbs/08_dataset.ipynb #fb9aafeb
 from __future__ import annotations
-import contextlib, hashlib, os, time
+import contextlib, hashlib, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-import pandas as pd
 from . import core
 from .images import layout_class, list_images, size_hw
 
 # %% auto #0
-__all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset', 'summarize']
+__all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
@@ -29,7 +28,7 @@ from .viz import figure_png, show_channel_cams
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
                                    image_classes, read_csv_table, shown_classes, summary_table)
 from .runs import RunSink, open_run, parse_shard, read_json, run_info, shard_rows
-from .report import DatasetExplanation
+from .report import EXAMPLE_CLASSES, DatasetExplanation, example_file, file_stem
 
 # %% ../nbs/08_dataset.ipynb #34e30474
 def name_list(
@@ -241,11 +240,6 @@ def _predictor(plan: _Plan, run: dict, model, batch_size: int, precision: str, *
         plan.classes, plan.names, len(plan.names), plan.size, plan.settings["channel_axis"], plan.pixel_values, plan.target,
         plan.baselines, run["dataset_mean"], batch_size, precision=precision, **kw))
 
-# %% ../nbs/08_dataset.ipynb #764e9fd7
-def _stem(p) -> str:
-    "The file's name without suffix, safe in a file name (at most 60 characters)."
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(p).stem)[:60]
-
 # %% ../nbs/08_dataset.ipynb #05b2316f
 def _render(x, b, j, path, label, classes, names) -> bytes:
     "PNG of image j's figure: its channels and maps, with its true class (`label`, '' if unknown)."
@@ -266,7 +260,7 @@ def _image_figures(plan: _Plan, x, b, r, start: int, figures: int) -> list:
     figs = []
     for j in range(max(0, min(len(r), figures - start))):
         path, y = plan.found.paths[r[j]], plan.found.labels[r[j]]
-        f = {"path": path, "file": f"figures/images/{start + j:05d}-{_stem(path)}.png",
+        f = {"path": path, "file": f"figures/images/{start + j:05d}-{file_stem(path)}.png",
              "png": _render(x, b, j, path, plan.classes[y] if y >= 0 else "", plan.classes, plan.names)}
         if plan.out is not None:
             (plan.out / "figures" / "images").mkdir(parents=True, exist_ok=True)
@@ -307,15 +301,13 @@ def _explain_dask(plan: _Plan, client, model, run, sink: RunSink, batch_size, pr
         sink.append({k: texts[k] for k in plan.heads}, n, {"dtypes": sorted(dtypes)})
 
 # %% ../nbs/08_dataset.ipynb #3d220ec3
-_EXAMPLE_CLASSES = 20  # the report shows examples of at most this many classes (those with the most images)
-
 def _pick_examples(table, classes, k, index=None) -> list:
     "(class, row) of the k most confident images per shown class (class = label, else prediction); ties by row order."
     if k < 1 or not len(table): return []
     group, prob = image_classes(table), table["probability"].to_numpy(float)
     index = np.arange(len(table)) if index is None else np.asarray(index)
     out = []
-    for cls in shown_classes(group, classes, _EXAMPLE_CLASSES):
+    for cls in shown_classes(group, classes, EXAMPLE_CLASSES):
         rows = np.flatnonzero(group == cls)
         out += [(cls, int(r)) for r in rows[np.lexsort((index[rows], -prob[rows]))][:k]]
     return out
@@ -335,7 +327,7 @@ def _examples(picks, table, found, predictor, classes, names, index) -> list:
             path, lab = table["path"].iat[r], table["label"].iat[r]
             png = _render(x[s:s + bs], b, j, path, lab, classes, names)
             out.append({"class": cls, "path": path, "probability": float(table["probability"].iat[r]), "index": int(index[r]),
-                        "file": f"figures/examples/{classes.index(cls):03d}-{len(out):03d}-{_stem(path)}.png", "png": png})
+                        "file": example_file(classes.index(cls), len(out), path), "png": png})
     return out
 
 # %% ../nbs/08_dataset.ipynb #9a3ab714
@@ -429,97 +421,4 @@ def explain_dataset(
         info = _run_record(run, plan, local, counts, devs, engine, dtypes, time.perf_counter() - t0, n_boot, seed)
         result = _explanation(plan, sink, table, info, ex, figs, n_boot, seed)
         if out is not None: _finish(plan, sink, run, result)
-    return result
-
-# %% ../nbs/08_dataset.ipynb #1218d58d
-def _finished_parts(dirs) -> list:
-    "(folder, run record, settings) of each folder, once each holds a finished `explain_dataset` run."
-    parts = []
-    for d in dirs:
-        if not (d / "run.json").is_file():
-            raise FileNotFoundError(f"Expected an output folder of explain_dataset (with run.json). Received: {str(d)!r}")
-        run, prog = read_json(d / "run.json"), read_json(d / "progress.json")
-        s = run["settings"]
-        want = len(shard_rows(s["inputs"]["count"], s["shard"]))
-        if not prog.get("complete"):
-            raise ValueError(f"Expected finished parts. Received: {str(d)!r} with {prog.get('rows')} of {want} images "
-                             "explained; finish it with resume=True")
-        parts.append((d, run, s))
-    return parts
-
-# %% ../nbs/08_dataset.ipynb #776f40e0
-def _in_shard_order(parts) -> tuple:
-    "(the parts sorted by shard, N) once `parts` are the N parts of one run, each once."
-    s0 = parts[0][2]
-    for d, _, s in parts[1:]:
-        diff = [k for k in s0 if k not in ("model", "shard", "examples") and s.get(k) != s0[k]]
-        if diff: raise ValueError(f"Expected parts of one run (same settings). Received: {str(d)!r} differs from "
-                                  f"{str(parts[0][0])!r} in {', '.join(diff)}")
-    shards = [tuple(s["shard"]) if s["shard"] else (1, 1) for _, _, s in parts]
-    n = shards[0][1]
-    if any(k[1] != n for k in shards) or len(set(shards)) != len(shards) or len(shards) != n:
-        have = sorted(set(i for i, m in shards if m == n))
-        raise ValueError(f"Expected each of the {n} parts once. Received: parts {', '.join(f'{i}/{m}' for i, m in shards)}"
-                         + (f"; missing {', '.join(f'{i}/{n}' for i in range(1, n + 1) if i not in have)}" if len(have) < n else ""))
-    return [p for _, p in sorted(zip(shards, parts))], n
-
-# %% ../nbs/08_dataset.ipynb #8422f181
-def _merged_rows(parts, names, baselines) -> tuple:
-    "(per-image table, per-image ablation table or None, every part's examples): the parts' rows in input order."
-    tables, per_image, examples, index = [], [], [], []
-    for d, run, s in parts:
-        t = read_csv_table(d / "explanations.csv", explanation_columns(names))
-        tables.append(t); index.append(shard_rows(s["inputs"]["count"], s["shard"]))
-        if baselines: per_image.append((read_csv_table(d / "ablation_images.csv", ablation_columns(names, baselines)), t, index[-1]))
-        if (d / "examples.csv").is_file():
-            e = read_csv_table(d / "examples.csv", ["class", "path", "probability", "index", "file"], text=("class", "path", "file"))
-            examples += [{**r, "png": (d / r["file"]).read_bytes()} for r in e.to_dict("records")]
-    order = np.argsort(np.concatenate(index), kind="stable")
-    table = pd.concat(tables, ignore_index=True).iloc[order].reset_index(drop=True)
-    abl = None
-    if baselines:  # labelled rows keep their images' order: sort by the global index of their image
-        gidx = np.concatenate([ix[np.flatnonzero(t["label"].to_numpy(str) != "")] for _, t, ix in per_image])
-        abl = pd.concat([p for p, _, _ in per_image], ignore_index=True).iloc[np.argsort(gidx, kind="stable")].reset_index(drop=True)
-    return table, abl, examples
-
-# %% ../nbs/08_dataset.ipynb #96902092
-def _merged_examples(examples, table, classes, k) -> list:
-    "The `k` most confident of the parts' examples per shown class (ties by image index), with one run's file names."
-    picked = []
-    for cls in shown_classes(image_classes(table), classes, _EXAMPLE_CLASSES):
-        cand = sorted((e for e in examples if e["class"] == cls), key=lambda e: (-e["probability"], e["index"]))[:k]
-        picked += [{**e, "file": f"figures/examples/{classes.index(cls):03d}-{len(picked) + j:03d}-{_stem(e['path'])}.png"}
-                   for j, e in enumerate(cand)]
-    return picked
-
-# %% ../nbs/08_dataset.ipynb #86e43669
-def summarize(
-    dirs,  # output folders of `explain_dataset` runs: the parts of one sharded run (or one whole run)
-    out=None,  # folder for the merged tables, figure and report; None: in memory only
-    n_boot: int | None = None,  # bootstrap resamples; None: as the parts were made
-    seed: int | None = None,  # bootstrap seed; None: as the parts were made
-) -> DatasetExplanation:
-    "Merge the parts of a sharded run into the tables, figure and report of one run."
-    dirs = [Path(d).expanduser() for d in ([dirs] if isinstance(dirs, (str, os.PathLike)) else dirs)]
-    if not dirs: raise ValueError("Expected at least one output folder of explain_dataset. Received: dirs=[]")
-    given = _finished_parts(dirs)
-    s0 = given[0][2]
-    parts, n = _in_shard_order(given)
-    names, classes, baselines = s0["channel_names"], s0["classes"], s0["ablation"]
-    table, abl, examples = _merged_rows(parts, names, baselines)
-    picked = _merged_examples(examples, table, classes, s0.get("examples", 3))
-    runs = [r for _, r, _ in parts]
-    n_boot = runs[0].get("n_boot", 1000) if n_boot is None else n_boot
-    seed = runs[0].get("seed", 0) if seed is None else seed
-    skipped = []
-    if (parts[0][0] / "skipped.txt").is_file():
-        skipped = [tuple(l.split("\t", 1)) for l in (parts[0][0] / "skipped.txt").read_text().splitlines() if l]
-    info = {**runs[0], "parts": n if n > 1 else None, "seconds": round(sum(r.get("seconds") or 0 for r in runs), 3),
-            "dtypes": sorted(set(sum((r.get("dtypes") or [] for r in runs), []))), "targets": s0["targets"],
-            "values": s0["values"], "model": s0["model"], "devices": sorted(set(sum((r.get("devices") or [] for r in runs), []))),
-            "n_boot": n_boot, "seed": seed}
-    result = DatasetExplanation(table, summary_table(table, names, classes, n_boot, seed),
-                                ablation_table(abl, names, classes, baselines) if baselines else None,
-                                confusion_table(table, classes), classes, names, info, abl, picked, [], skipped)
-    if out is not None: result.save(out)
     return result

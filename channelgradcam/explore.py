@@ -21,7 +21,8 @@ from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
 from .train import load_model
-from .dataset import find_inputs, summarize
+from .dataset import find_inputs
+from .merge import summarize
 from .batches import parse_range, value_policy
 from .runs import run_info
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
