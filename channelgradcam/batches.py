@@ -157,19 +157,18 @@ class Batch:
         return Batch(*(f(n) for n in ("maps", "importance", "degenerate", "targets", "outputs", "correct", "probability")))
 
 # %% ../nbs/08d_batches.ipynb #f2350339
-def _true_class_score(y, outputs_are_probabilities=True):
-    "Targets for `channel_ablation`: [4·[argmax = y] + p(y)] (both drops in one pass), or the two parts separately."
+def _true_class_score(y) -> list:
+    "Targets for `channel_ablation`: [argmax = y] and the output at y, two scores measured on the same forward passes."
     y = tf.constant(np.asarray(y), tf.int32)
     def correct(o):
         o = tf.convert_to_tensor(o, tf.float32)
         return tf.cast(tf.equal(tf.argmax(o, -1, output_type=tf.int32), y), tf.float32)
     def prob(o): return tf.gather(tf.convert_to_tensor(o, tf.float32), y, batch_dims=1)
-    if outputs_are_probabilities: return [lambda o: 4 * correct(o) + prob(o)]
     return [correct, prob]
 
 def _scope(strategy): return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
-# %% ../nbs/08d_batches.ipynb #eadd0a6e
+# %% ../nbs/08d_batches.ipynb #ba144dab
 class BatchExplainer:
     "The explainer and the ablation models, mirrored over `devices`; `run` explains and ablates one batch."
     def __init__(self,
@@ -194,29 +193,33 @@ class BatchExplainer:
                 self.shifted = keras.Model(inp, model(keras.layers.Rescaling(1.0, offset=self.mean, name="dataset_mean")(inp)))
         self.pool = None  # worker threads, one per device (made on first use)
 
-    def run(self,
-            x,  # float32 (B,H,W,C) pixels
-            targets,  # the class index to explain, or None: each image's predicted class
-            labels,  # (B,) true class indices, -1 where unknown (not ablated)
-           ) -> Batch:
-        "Explain and ablate the batch `x`, split over the devices."
-        if self.strategy is None:
-            with tf.device(self.devices[0]) if self.devices else contextlib.nullcontext():
-                return self._part(x, targets, labels)
-        cuts = [c for c in np.array_split(np.arange(len(x)), len(self.devices)) if len(c)]
-        def work(dev, rows):
-            with self.strategy.scope(), tf.device(dev): return self._part(x[rows], targets, labels[rows])
-        self.pool = self.pool or ThreadPoolExecutor(len(self.devices))
-        parts = list(self.pool.map(work, self.devices[:len(cuts)], cuts))
-        for d, c in zip(self.devices, cuts): self.counts[d] += len(c)
-        return Batch.concat(parts)
+# %% ../nbs/08d_batches.ipynb #ce7100dd
+@patch
+def run(self: BatchExplainer,
+        x,  # float32 (B,H,W,C) pixels
+        targets,  # the class index to explain, or None: each image's predicted class
+        labels,  # (B,) true class indices, -1 where unknown (not ablated)
+       ) -> Batch:
+    "Explain and ablate the batch `x`, split over the devices."
+    if self.strategy is None:
+        with tf.device(self.devices[0]) if self.devices else contextlib.nullcontext():
+            return self._part(x, targets, labels)
+    cuts = [c for c in np.array_split(np.arange(len(x)), len(self.devices)) if len(c)]
+    def work(dev, rows):
+        with self.strategy.scope(), tf.device(dev): return self._part(x[rows], targets, labels[rows])
+    self.pool = self.pool or ThreadPoolExecutor(len(self.devices))
+    parts = list(self.pool.map(work, self.devices[:len(cuts)], cuts))
+    for d, c in zip(self.devices, cuts): self.counts[d] += len(c)
+    return Batch.concat(parts)
 
-    def close(self):
-        "Stop the devices' worker threads (made again on the next `run`)."
-        if self.pool is not None: self.pool.shutdown()
-        self.pool = None
+# %% ../nbs/08d_batches.ipynb #9a2248cd
+@patch
+def close(self: BatchExplainer):
+    "Stop the devices' worker threads (made again on the next `run`)."
+    if self.pool is not None: self.pool.shutdown()
+    self.pool = None
 
-# %% ../nbs/08d_batches.ipynb #25755b5d
+# %% ../nbs/08d_batches.ipynb #4daa2c99
 @patch
 def _part(self: BatchExplainer, x, targets, labels) -> Batch:
     "Explain `x` on the current device, then ablate its labelled images."
@@ -226,6 +229,7 @@ def _part(self: BatchExplainer, x, targets, labels) -> Batch:
     b.correct, b.probability = self._ablate(x, labels, b.outputs)
     return b
 
+# %% ../nbs/08d_batches.ipynb #ea7f49a4
 @patch
 def _ablate(self: BatchExplainer, x, y, outputs):
     "(correct, probability) after each baseline of each channel, (B, baselines, C); -1 / nan where y < 0."
@@ -236,15 +240,12 @@ def _ablate(self: BatchExplainer, x, y, outputs):
     if not m.any() or not self.baselines: return correct, prob
     xs, ys, o = x[m], y[m], outputs[m]
     c0, p0 = (o.argmax(1) == ys).astype(np.float32), o[np.arange(len(ys)), ys]
-    probs = bool(((o >= 0) & (o <= 1)).all())
-    scores = _true_class_score(ys, probs)
+    scores = _true_class_score(ys)
     for j, base in enumerate(self.baselines):
         net, xin = (self.model, xs) if base == "zero" else (self.shifted, xs - self.mean)
-        d = [channel_ablation(net, xin, targets=s, baseline="zero", score="prob", batch_size=self.batch_size) for s in scores]
-        dc = np.rint(d[0] / 4) if probs else d[0]
-        dp = d[0] - 4 * dc if probs else d[1]
-        correct[m, j] = np.clip(c0[:, None] - dc, 0, 1).astype(np.int8)
-        prob[m, j] = p0[:, None] - dp
+        d = channel_ablation(net, xin, targets=scores, baseline="zero", score="prob", batch_size=self.batch_size)
+        correct[m, j] = np.clip(c0[:, None] - d[..., 0], 0, 1).astype(np.int8)
+        prob[m, j] = p0[:, None] - d[..., 1]
     return correct, prob
 
 # %% ../nbs/08d_batches.ipynb #33c26c9b

@@ -136,7 +136,9 @@ def _image_setup(args) -> argparse.Namespace:
     from channelgradcam.train import load_model
     from channelgradcam.cam import ChannelGradCAM
     from channelgradcam.targets import select_output
-    from channelgradcam.dataset import run_info, value_policy, class_index, name_list
+    from channelgradcam.dataset import class_index, name_list
+    from channelgradcam.batches import value_policy
+    from channelgradcam.runs import run_info
     from channelgradcam import core
     model = select_output(load_model(args.model), args.output)
     (h, w, c), k = model.input_shape[1:], int(model.output_shape[-1])
@@ -239,7 +241,7 @@ def cmd_explain(args) -> int:
 # %% ../nbs/11_cli.ipynb #7473c39a
 def cmd_summarize(args) -> int:
     "Merge the parts of a sharded `explain` into one set of tables and report."
-    from channelgradcam.dataset import summarize
+    from channelgradcam.merge import summarize
     out = pathlib.Path(args.out).expanduser()
     res = summarize(args.dirs, out=out)
     print(_mean_importance(res), flush=True)

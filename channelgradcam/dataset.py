@@ -6,31 +6,30 @@ Docs: https://channelgradcam.github.io/channelgradcam/dataset.html.md"""
 
 # %% ../nbs/08_dataset.ipynb #fb9aafeb
 from __future__ import annotations
-import contextlib, hashlib, os, time
+import contextlib, hashlib, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-import pandas as pd
 from . import core
 from .images import layout_class, list_images, size_hw
 
 # %% auto #0
-__all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset', 'summarize']
+__all__ = ['name_list', 'DatasetInputs', 'find_inputs', 'class_index', 'explain_dataset']
 
 # %% ../nbs/08_dataset.ipynb #186624f4
 import tensorflow as tf
+import keras
 from . import engines, surgery
 from .batches import ImageReader, as_model, device_names, stream_batches, value_policy
-from .batches import parse_range  # noqa: F401 (callers of the data-set API find it here too)
-from .targets import select_output, output_names
+from .targets import output_names, select_output
 from .cam import check_precision
-from .figures import figure_png
 from .viz import show_channel_cams
+from .figures import figure_png
 from .tables import (ablation_columns, ablation_table, confusion_table, csv_rows, explanation_columns,
                                    image_classes, read_csv_table, shown_classes, summary_table)
 from .runs import RunSink, open_run, parse_shard, read_json, run_info, shard_rows
-from .report import DatasetExplanation
+from .report import EXAMPLE_CLASSES, DatasetExplanation, example_file, file_stem
 
 # %% ../nbs/08_dataset.ipynb #34e30474
 def name_list(
@@ -93,19 +92,32 @@ def find_inputs(
                      f"{', ...' if len(unmatched) > 5 else ''}); their images have no label")
     return DatasetInputs(paths, np.asarray(labels, np.int64), skipped, notes)
 
-# %% ../nbs/08_dataset.ipynb #c0bd508e
-def _dataset_mean(reader: ImageReader, n: int, most: int = 256) -> tuple:
-    "(per-channel mean (C,), images used): over an evenly spaced sample of at most `most` of all n images."
-    idx = np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
-    with ThreadPoolExecutor(4) as pool:
-        means = list(pool.map(lambda i: reader.read(i).mean(axis=(0, 1), dtype=np.float64), idx))
-    return np.mean(means, axis=0), len(idx)
+# %% ../nbs/08_dataset.ipynb #64b49896
+def _check_options(batch_size, figures, examples, n_boot, resume, overwrite, save_maps, out, engine, precision, model) -> str:
+    "The engine's name, once the options of `explain_dataset` fit together; else a ValueError naming them."
+    for name, v, lo in (("batch_size", batch_size, 1), ("figures", figures, 0), ("examples", examples, 0), ("n_boot", n_boot, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ValueError(f"Expected {name} to be an integer >= {lo}. Received: {name}={v!r}")
+    if resume and overwrite: raise ValueError("Expected resume or overwrite, not both. Received: resume=True, overwrite=True")
+    if (resume or overwrite or save_maps) and out is None:
+        raise ValueError("Expected an output folder for resume, overwrite or save_maps. Received: out=None")
+    engine = engines.check_engine(engine, model, figures, save_maps)  # what Dask refuses too
+    check_precision(precision)
+    return engine
 
-def _sha1(items) -> str:
-    h = hashlib.sha1()
-    for it in items: h.update(it if isinstance(it, bytes) else str(it).encode()); h.update(b"\0")
-    return h.hexdigest()
+# %% ../nbs/08_dataset.ipynb #6c40842d
+def _model_and_names(model, output, class_names, channel_names) -> tuple:
+    "(the functional model at `output`, its description, class names, channel names)."
+    net, desc = as_model(model)
+    net = select_output(surgery.as_functional(net), output)  # a subclassed model: one opaque layer, at its built shape
+    if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
+    C, K = net.input_shape[-1], int(net.output_shape[-1])
+    rec = run_info(model)
+    classes = name_list(class_names, K, "class_names", rec.get("classes"), [str(k) for k in range(K)])
+    names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), core.channel_names(C))
+    return net, desc, classes, names
 
+# %% ../nbs/08_dataset.ipynb #5500e9e1
 def class_index(
     targets,  # a class name (any case), an index (int or digits), or None
     class_names,  # the model's class names
@@ -121,28 +133,184 @@ def class_index(
     raise ValueError(f"Expected None (each image's predicted class) or one of the model's classes {class_names} (a name or an "
                      f"index). Received: targets={targets!r}")
 
-def _stem(p) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(p).stem)[:60]
+# %% ../nbs/08_dataset.ipynb #0a041a4e
+def _ablation_baselines(
+    labels,  # this part's true labels (-1: unknown)
+    ablation,  # None: when some image is labelled; True: required; False: never
+    classes,  # the model's class names (for the error message)
+) -> tuple:
+    "The channel fills the ablation runs: ('mean', 'zero'), or () for no ablation."
+    labelled = bool((labels >= 0).any())
+    if ablation and not labelled:
+        raise ValueError("Expected true labels for the ablation (class sub-folders named after the model's classes). "
+                         f"Received: no labelled image among {len(labels)}; the model's classes are {classes}")
+    return ("mean", "zero") if (labelled if ablation is None else ablation) else ()
 
+# %% ../nbs/08_dataset.ipynb #a0008f32
+def _sha1(items) -> str:
+    "SHA-1 of `items` (bytes, or anything `str` writes), each ended by a NUL: a run's fingerprint of its files and weights."
+    h = hashlib.sha1()
+    for it in items: h.update(it if isinstance(it, bytes) else str(it).encode()); h.update(b"\0")
+    return h.hexdigest()
+
+# %% ../nbs/08_dataset.ipynb #851f60d0
+@dataclass
+class _Plan:
+    "A data-set run resolved from the arguments of `explain_dataset`."
+    net: keras.Model  # the functional model, at the chosen output
+    classes: list  # the K class names
+    names: list  # the C channel names
+    target: int | None  # the class explained; None: each image's prediction
+    size: tuple | None  # (H, W) images are resized to
+    pixel_values: dict  # `value_policy`'s arguments: how files become pixels (Dask workers get them too)
+    found: DatasetInputs  # every file of the set, with its label
+    part: np.ndarray  # this run's rows of `found` (its shard)
+    baselines: tuple  # the ablation's fills; () for none
+    settings: dict  # what run.json records
+    out: Path | None  # the run folder
+
+    @property
+    def heads(self) -> dict:
+        "The header of each table the run streams."
+        heads = {"explanations.csv": explanation_columns(self.names)}
+        if self.baselines: heads["ablation_images.csv"] = ablation_columns(self.names, self.baselines)
+        return heads
+
+    def reader(self) -> ImageReader:
+        "A reader of every file, as the model sees it."
+        convert = value_policy(**self.pixel_values)[0]
+        return ImageReader(self.found.paths, self.size, len(self.names), self.settings["channel_axis"], convert)
+
+# %% ../nbs/08_dataset.ipynb #0a8e22a9
+def _plan(model, inputs, channel_names, class_names, scale, input_range, output, precision, out, targets, ablation, size,
+          channel_axis, shard, save_maps, figures, examples) -> _Plan:
+    "The plan of a run: `explain_dataset`'s arguments resolved against the model and the files."
+    net, desc, classes, names = _model_and_names(model, output, class_names, channel_names)
+    h, w, C = net.input_shape[1:]
+    target = class_index(targets, classes)
+    size = size_hw(size) or ((int(h), int(w)) if h and w else None)
+    pixel_values = {"model_range": surgery.input_range(net), "scale": scale, "input_range": input_range}
+    values = value_policy(**pixel_values)[1]
+    found = find_inputs(inputs, classes, exclude=out)
+    part = shard_rows(len(found), shard)
+    baselines = _ablation_baselines(found.labels[part], ablation, classes)
+    settings = {"model": desc, "model_sha1": _sha1(np.ascontiguousarray(v).tobytes() for v in net.get_weights()),
+                "output": None if output is None else output_names(net)[0], "precision": precision,
+                "input_shape": [h, w, C], "classes": classes, "channel_names": names, "values": values,
+                "scale": None if scale is None else float(scale), "targets": None if target is None else classes[target],
+                "size": list(size) if size else None, "channel_axis": channel_axis,
+                "inputs": {"count": len(found), "sha1": _sha1(found.paths)}, "shard": list(shard) if shard else None,
+                "ablation": list(baselines), "save_maps": bool(save_maps), "figures": int(figures), "examples": int(examples)}
+    return _Plan(net, classes, names, target, size, pixel_values, found, part, baselines, settings, out)
+
+# %% ../nbs/08_dataset.ipynb #b723d0bf
+def _dataset_mean(reader: ImageReader, n: int, most: int = 256) -> tuple:
+    "(per-channel mean (C,), images used): over an evenly spaced sample of at most `most` of all n images."
+    idx = np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
+    with ThreadPoolExecutor(4) as pool:
+        means = list(pool.map(lambda i: reader.read(i).mean(axis=(0, 1), dtype=np.float64), idx))
+    return np.mean(means, axis=0), len(idx)
+
+# %% ../nbs/08_dataset.ipynb #e38ddb8d
+def _open_run(plan: _Plan, resume: bool, overwrite: bool) -> tuple:
+    "(the run's record, the `RunSink` its rows go to): the resumed run's, or a fresh one's, written first."
+    out = plan.out
+    prev = open_run(out, plan.settings, resume, overwrite) if out is not None else None
+    sink = RunSink(out, plan.heads)
+    if prev is not None:
+        sink.resume(read_json(out / "progress.json"))
+        return prev, sink
+    mean, m = _dataset_mean(plan.reader(), len(plan.found)) if "mean" in plan.baselines else (None, 0)
+    run = {"settings": plan.settings, "dataset_mean": None if mean is None else [float(v) for v in mean], "mean_images": m,
+           "notes": plan.found.notes}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        core.write_json(out / "run.json", run)
+        skipped = plan.found.skipped
+        if skipped: core.atomic_write(out / "skipped.txt", lambda t: Path(t).write_text("".join(f"{p}\t{r}\n" for p, r in skipped)))
+        sink.start()
+    return run, sink
+
+# %% ../nbs/08_dataset.ipynb #1c4a486d
+def _predictor(plan: _Plan, run: dict, model, batch_size: int, precision: str, **kw) -> engines.ChannelGradCAMPredictor:
+    "The engine's predictor of this run (`model`: a keras.Model here, a file for workers that load it; `kw`: devices, output)."
+    return engines.ChannelGradCAMPredictor(model, engines.predictor_settings(
+        plan.classes, plan.names, len(plan.names), plan.size, plan.settings["channel_axis"], plan.pixel_values, plan.target,
+        plan.baselines, run["dataset_mean"], batch_size, precision=precision, **kw))
+
+# %% ../nbs/08_dataset.ipynb #05b2316f
 def _render(x, b, j, path, label, classes, names) -> bytes:
     "PNG of image j's figure: its channels and maps, with its true class (`label`, '' if unknown)."
     labels = [""] * len(x); labels[j] = label
     return figure_png(show_channel_cams(x, b, index=[j], labels=labels, class_names=classes, channel_names=names,
                                         title=Path(path).name))
 
-_EXAMPLE_CLASSES = 20  # the report shows examples of at most this many classes (those with the most images)
+# %% ../nbs/08_dataset.ipynb #d26a947d
+def _save_maps(out: Path, start: int, b, r, paths):
+    "One batch's maps (float16) with their rows and files, as out/maps/maps-<first row>.npz."
+    (out / "maps").mkdir(exist_ok=True)
+    core.atomic_write(out / "maps" / f"maps-{start:06d}.npz", lambda t: np.savez_compressed(
+        t, maps=b.maps.astype(np.float16), index=r, path=np.asarray(paths)))
 
+# %% ../nbs/08_dataset.ipynb #3d655ba8
+def _image_figures(plan: _Plan, x, b, r, start: int, figures: int) -> list:
+    "{path, file, png} of the batch's images among the run's first `figures` (written into out/figures/images)."
+    figs = []
+    for j in range(max(0, min(len(r), figures - start))):
+        path, y = plan.found.paths[r[j]], plan.found.labels[r[j]]
+        f = {"path": path, "file": f"figures/images/{start + j:05d}-{file_stem(path)}.png",
+             "png": _render(x, b, j, path, plan.classes[y] if y >= 0 else "", plan.classes, plan.names)}
+        if plan.out is not None:
+            (plan.out / "figures" / "images").mkdir(parents=True, exist_ok=True)
+            core.atomic_write(plan.out / f["file"], lambda t, png=f["png"]: Path(t).write_bytes(png))
+        figs.append(f)
+    return figs
+
+# %% ../nbs/08_dataset.ipynb #81c677f1
+def _explain_local(plan: _Plan, local, sink: RunSink, batch_size, figures, save_maps, dtypes: set, bar, callback) -> list:
+    "Explain the rows of this part not yet committed, one batch at a time; the per-image figures made."
+    reader, figs = local.reader(plan.found.paths), []
+    try:
+        for r, x, ok in stream_batches(reader, plan.part[sink.rows:], batch_size):
+            r, x, ok = r.numpy(), x.numpy(), ok.numpy()
+            if not ok.all(): raise reader.errors[int(r[~ok][0])]
+            paths, start = [plan.found.paths[i] for i in r], sink.rows
+            b, rows, abl = local.explain(x, paths, plan.found.labels[r])  # what each engine's workers run
+            texts = {"explanations.csv": csv_rows(rows)}
+            if plan.baselines: texts["ablation_images.csv"] = csv_rows(abl)
+            if save_maps: _save_maps(plan.out, start, b, r, paths)
+            figs += _image_figures(plan, x, b, r, start, figures)
+            dtypes |= reader.dtypes
+            sink.append(texts, len(r), {"dtypes": sorted(dtypes)})
+            bar.update(len(r))
+            if callback is not None: callback(sink.rows, len(plan.part))
+    except tf.errors.InvalidArgumentError:
+        if reader.errors: raise reader.errors[min(reader.errors)] from None
+        raise
+    return figs
+
+# %% ../nbs/08_dataset.ipynb #43ed0ff1
+def _explain_dask(plan: _Plan, client, model, run, sink: RunSink, batch_size, precision, dtypes: set, bar, callback):
+    "Explain the rows of this part not yet committed as Dask tasks (workers load `model`, a file), appended in order."
+    remote = _predictor(plan, run, model, batch_size, precision, output=plan.settings["output"])
+    for texts, n, dt in engines.dask_parts(client, remote, plan.found, plan.part, sink.rows, batch_size,
+                                           plan.out / "parts" if plan.out is not None else None, bar, callback):
+        dtypes |= set(dt)
+        sink.append({k: texts[k] for k in plan.heads}, n, {"dtypes": sorted(dtypes)})
+
+# %% ../nbs/08_dataset.ipynb #3d220ec3
 def _pick_examples(table, classes, k, index=None) -> list:
     "(class, row) of the k most confident images per shown class (class = label, else prediction); ties by row order."
     if k < 1 or not len(table): return []
     group, prob = image_classes(table), table["probability"].to_numpy(float)
     index = np.arange(len(table)) if index is None else np.asarray(index)
     out = []
-    for cls in shown_classes(group, classes, _EXAMPLE_CLASSES):
+    for cls in shown_classes(group, classes, EXAMPLE_CLASSES):
         rows = np.flatnonzero(group == cls)
         out += [(cls, int(r)) for r in rows[np.lexsort((index[rows], -prob[rows]))][:k]]
     return out
 
+# %% ../nbs/08_dataset.ipynb #37ae943d
 def _examples(picks, table, found, predictor, classes, names, index) -> list:
     "Rendered figures of the picked rows (read and explained again)."
     if not picks: return []
@@ -157,9 +325,42 @@ def _examples(picks, table, found, predictor, classes, names, index) -> list:
             path, lab = table["path"].iat[r], table["label"].iat[r]
             png = _render(x[s:s + bs], b, j, path, lab, classes, names)
             out.append({"class": cls, "path": path, "probability": float(table["probability"].iat[r]), "index": int(index[r]),
-                        "file": f"figures/examples/{classes.index(cls):03d}-{len(out):03d}-{_stem(path)}.png", "png": png})
+                        "file": example_file(classes.index(cls), len(out), path), "png": png})
     return out
 
+# %% ../nbs/08_dataset.ipynb #9a3ab714
+def _run_record(run, plan, local, counts, devs, engine, dtypes, seconds, n_boot, seed) -> dict:
+    "The facts the report states: the run's record with this call's devices, images per device, time and bootstrap."
+    per_device = {d: int(n - counts[d]) for d, n in local.engine.counts.items()} if counts else None
+    return {**run, "model": plan.settings["model"], "values": plan.settings["values"], "dtypes": sorted(dtypes),
+            "targets": plan.settings["targets"], "devices": devs, "engine": engine, "images_per_device": per_device,
+            "seconds": round(seconds + (run.get("seconds") or 0), 3), "n_boot": n_boot, "seed": seed}
+
+# %% ../nbs/08_dataset.ipynb #9cca0f47
+def _explanation(plan: _Plan, sink: RunSink, table, info, examples, figs, n_boot, seed) -> DatasetExplanation:
+    "The run's per-image `table` with its ablation rows (read back from `sink`), summary, ablation and confusion matrix."
+    names, classes, baselines = plan.names, plan.classes, plan.baselines
+    per_image = read_csv_table(sink.source("ablation_images.csv"), plan.heads["ablation_images.csv"]) if baselines else None
+    return DatasetExplanation(table, summary_table(table, names, classes, n_boot, seed),
+                              ablation_table(per_image, names, classes, baselines) if baselines else None,
+                              confusion_table(table, classes), classes, names, info, per_image, examples, figs,
+                              plan.found.skipped)
+
+# %% ../nbs/08_dataset.ipynb #4c2779be
+def _finish(plan: _Plan, sink: RunSink, run: dict, result: DatasetExplanation):
+    "Write the result into the run folder and mark the run complete."
+    info = result.info
+    result.save(plan.out, streamed=True)  # its per-image tables are the files the loop appended to
+    core.write_json(plan.out / "run.json", {**run, **{k: info[k] for k in ("seconds", "n_boot", "seed", "dtypes", "devices")}})
+    sink._commit({"complete": True})
+
+# %% ../nbs/08_dataset.ipynb #7d6ad965
+def _saved_figures(out: Path, table, figures: int) -> list:
+    "{path, file, png} of the per-image figures in out/figures/images (of the first `figures` rows of `table`)."
+    return [{"path": p, "file": f.relative_to(out).as_posix(), "png": f.read_bytes()}
+            for p, f in zip(table["path"][:figures], sorted((out / "figures" / "images").glob("*.png")))]
+
+# %% ../nbs/08_dataset.ipynb #78f68ac8
 def explain_dataset(
     model,  # a keras.Model, or a .keras/.h5 file or a run folder (`train.load_model`)
     inputs,  # image files, folders (class sub-folders give labels) and @list.txt files: one or a list
@@ -192,195 +393,30 @@ def explain_dataset(
 ) -> DatasetExplanation:
     "Explain every image of a data set channel by channel: per-image table, per-class summary and ablation, figure, report."
     t0 = time.perf_counter()
-    for name, v, lo in (("batch_size", batch_size, 1), ("figures", figures, 0), ("examples", examples, 0), ("n_boot", n_boot, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"Expected {name} to be an integer >= {lo}. Received: {name}={v!r}")
-    if resume and overwrite: raise ValueError("Expected resume or overwrite, not both. Received: resume=True, overwrite=True")
-    if (resume or overwrite or save_maps) and out is None:
-        raise ValueError("Expected an output folder for resume, overwrite or save_maps. Received: out=None")
-    engine = engines.check_engine(engine, model, figures, save_maps)  # what Dask refuses too
-    check_precision(precision)
+    engine = _check_options(batch_size, figures, examples, n_boot, resume, overwrite, save_maps, out, engine, precision, model)
     out = Path(out).expanduser() if out is not None else None
-    shard = parse_shard(shard)
-    devs = device_names(devices)
-    net, desc = as_model(model)
-    net = select_output(surgery.as_functional(net), output)  # a subclassed model: one opaque layer, at its built shape
-    if len(net.input_shape) != 4: raise ValueError(f"Expected a model on images (B, H, W, C). Received: input shape {net.input_shape}")
-    (h, w, C), K = net.input_shape[1:], int(net.output_shape[-1])
-    rec = run_info(model)
-    classes = name_list(class_names, K, "class_names", rec.get("classes"), [str(k) for k in range(K)])
-    names = name_list(channel_names, C, "channel_names", rec.get("channel_names"), core.channel_names(C))
-    target = class_index(targets, classes)
-    size = size_hw(size) or ((int(h), int(w)) if h and w else None)
-    pixel_values = {"model_range": surgery.input_range(net), "scale": scale, "input_range": input_range}  # Dask workers get them too
-    convert, values = value_policy(**pixel_values)
-    found = find_inputs(inputs, classes, exclude=out)
-    part = shard_rows(len(found), shard)
-    has_labels = bool((found.labels[part] >= 0).any())
-    if ablation and not has_labels:
-        raise ValueError("Expected true labels for the ablation (class sub-folders named after the model's classes). "
-                         f"Received: no labelled image among {len(part)}; the model's classes are {classes}")
-    baselines = ("mean", "zero") if (has_labels if ablation is None else ablation) else ()
-    settings = {"model": desc, "model_sha1": _sha1(np.ascontiguousarray(v).tobytes() for v in net.get_weights()),
-                "output": None if output is None else output_names(net)[0],  # by name: output=2 and output="prob" are one run
-                "precision": precision,
-                "input_shape": [h, w, C], "classes": classes, "channel_names": names, "values": values,
-                "scale": None if scale is None else float(scale), "targets": None if target is None else classes[target],
-                "size": list(size) if size else None, "channel_axis": channel_axis,
-                "inputs": {"count": len(found), "sha1": _sha1(found.paths)}, "shard": list(shard) if shard else None,
-                "ablation": list(baselines), "save_maps": bool(save_maps), "figures": int(figures), "examples": int(examples)}
-    heads = {"explanations.csv": explanation_columns(names)}
-    if baselines: heads["ablation_images.csv"] = ablation_columns(names, baselines)
+    shard, devs = parse_shard(shard), device_names(devices)
+    plan = _plan(model, inputs, channel_names, class_names, scale, input_range, output, precision, out, targets, ablation,
+                 size, channel_axis, shard, save_maps, figures, examples)
     lock = core.RunLock(out, "data-set explanation") if out is not None else contextlib.nullcontext()
     cluster = engines.dask_client(workers, scheduler) if engine == "dask" else contextlib.nullcontext()
     with cluster as client, lock:  # the scheduler is reached (or refused) before anything is written
-        prev = open_run(out, settings, resume, overwrite) if out is not None else None
-        sink = RunSink(out, heads)
-        if prev is not None:
-            run = prev
-            sink.resume(read_json(out / "progress.json"))
-        else:
-            mean, m = _dataset_mean(ImageReader(found.paths, size, C, channel_axis, convert), len(found)) if "mean" in baselines else (None, 0)
-            run = {"settings": settings, "dataset_mean": None if mean is None else [float(v) for v in mean], "mean_images": m,
-                   "notes": found.notes}
-            if out is not None:
-                out.mkdir(parents=True, exist_ok=True)
-                core.write_json(out / "run.json", run)
-                if found.skipped: core.atomic_write(out / "skipped.txt", lambda t: Path(t).write_text("".join(f"{p}\t{r}\n" for p, r in found.skipped)))
-                sink.start()
-        work = lambda **kw: engines.predictor_settings(classes, names, C, size, channel_axis, pixel_values, target, baselines,
-                                                       run["dataset_mean"], batch_size, precision=precision, **kw)
-        local = engines.ChannelGradCAMPredictor(net, work(devices=devs))  # this process: the loop below, the examples
-        reader = local.reader(found.paths)
+        run, sink = _open_run(plan, resume, overwrite)
+        local = _predictor(plan, run, plan.net, batch_size, precision, devices=devs)  # this process: the loop, the examples
         counts = dict(local.engine.counts) if len(devs) > 1 else None  # images per device before this run
-        figs, dtypes = [], set(sink.state.get("dtypes", []))
-        todo = part[sink.rows:]
-        try:  # rows are committed per batch: an error or Ctrl-C here leaves a run that resume=True continues
-            with core.progress(total=len(todo), desc="explaining" + (f" (resumed after {sink.rows})" if sink.rows else ""),
-                               unit="img", enabled=progress) as bar:
-                if client is not None:  # the same rows from Dask tasks, one part file each; appended in order
-                    remote = engines.ChannelGradCAMPredictor(model, work(output=settings["output"]))  # workers load the file
-                    for texts, n, dt in engines.dask_parts(client, remote, found, part, sink.rows, batch_size,
-                                                           out / "parts" if out is not None else None, bar, callback):
-                        dtypes |= set(dt)
-                        sink.append({k: texts[k] for k in heads}, n, {"dtypes": sorted(dtypes)})
-                for r, x, ok in (stream_batches(reader, todo, batch_size) if client is None else ()):
-                    r, x, ok = r.numpy(), x.numpy(), ok.numpy()
-                    if not ok.all(): raise reader.errors[int(r[~ok][0])]
-                    y = found.labels[r]
-                    b, rows, abl = local.explain(x, [found.paths[i] for i in r], y)  # what each engine's workers run
-                    start = sink.rows  # position in this part of the batch's first image
-                    texts = {"explanations.csv": csv_rows(rows)}
-                    if baselines: texts["ablation_images.csv"] = csv_rows(abl)
-                    if save_maps:
-                        (out / "maps").mkdir(exist_ok=True)
-                        core.atomic_write(out / "maps" / f"maps-{start:06d}.npz", lambda t: np.savez_compressed(
-                            t, maps=b.maps.astype(np.float16), index=r, path=np.asarray([found.paths[i] for i in r])))
-                    for j in range(max(0, min(len(r), figures - start))):
-                        f = {"path": found.paths[r[j]], "file": f"figures/images/{start + j:05d}-{_stem(found.paths[r[j]])}.png",
-                             "png": _render(x, b, j, found.paths[r[j]], classes[y[j]] if y[j] >= 0 else "", classes, names)}
-                        if out is not None:
-                            (out / "figures" / "images").mkdir(parents=True, exist_ok=True)
-                            core.atomic_write(out / f["file"], lambda t, png=f["png"]: Path(t).write_bytes(png))
-                        figs.append(f)
-                    dtypes |= reader.dtypes
-                    sink.append(texts, len(r), {"dtypes": sorted(dtypes)})
-                    bar.update(len(r))
-                    if callback is not None: callback(sink.rows, len(part))
-        except tf.errors.InvalidArgumentError:
-            if reader.errors: raise reader.errors[min(reader.errors)] from None
-            raise
+        todo, dtypes = len(plan.part) - sink.rows, set(sink.state.get("dtypes", []))
+        with core.progress(total=todo, desc="explaining" + (f" (resumed after {sink.rows})" if sink.rows else ""),
+                           unit="img", enabled=progress) as bar:
+            try:
+                if client is not None: _explain_dask(plan, client, model, run, sink, batch_size, precision, dtypes, bar, callback)
+                figs = _explain_local(plan, local, sink, batch_size, figures, save_maps, dtypes, bar, callback) if client is None else []
+            finally: local.engine.close()
+        table = read_csv_table(sink.source("explanations.csv"), plan.heads["explanations.csv"])
+        if out is not None and figures: figs = _saved_figures(out, table, figures)  # with those committed before a resume
+        try: ex = _examples(_pick_examples(table, plan.classes, examples, plan.part), table, plan.found, local, plan.classes,
+                            plan.names, plan.part)
         finally: local.engine.close()
-        table = read_csv_table(sink.source("explanations.csv"), heads["explanations.csv"])
-        per_image = read_csv_table(sink.source("ablation_images.csv"), heads["ablation_images.csv"]) if baselines else None
-        if out is not None and figures:  # figures of images committed before a resume
-            figs = [{"path": p, "file": f.relative_to(out).as_posix(), "png": f.read_bytes()}
-                    for p, f in zip(table["path"][:figures], sorted((out / "figures" / "images").glob("*.png")))]
-        picks = _pick_examples(table, classes, examples, part)
-        try: ex = _examples(picks, table, found, local, classes, names, part)
-        finally: local.engine.close()
-        seconds = time.perf_counter() - t0 + (run.get("seconds") or 0)
-        info = {**run, "model": desc, "values": values, "dtypes": sorted(dtypes), "targets": settings["targets"],
-                "devices": devs, "engine": engine, "images_per_device": {d: int(n - counts[d]) for d, n in local.engine.counts.items()} if counts else None,
-                "seconds": round(seconds, 3), "n_boot": n_boot, "seed": seed}
-        result = DatasetExplanation(
-            table, summary_table(table, names, classes, n_boot, seed),
-            ablation_table(per_image, names, classes, baselines) if baselines else None,
-            confusion_table(table, classes), classes, names, info, per_image, ex, figs, found.skipped)
-        if out is not None:
-            result.save(out)
-            core.write_json(out / "run.json", {**run, "seconds": info["seconds"], "n_boot": n_boot, "seed": seed,
-                                               "dtypes": info["dtypes"], "devices": devs})
-            sink._commit({"complete": True})
-    return result
-
-
-# %% ../nbs/08_dataset.ipynb #7eebd8c6
-def summarize(
-    dirs,  # output folders of `explain_dataset` runs: the parts of one sharded run (or one whole run)
-    out=None,  # folder for the merged tables, figure and report; None: in memory only
-    n_boot: int | None = None,  # bootstrap resamples; None: as the parts were made
-    seed: int | None = None,  # bootstrap seed; None: as the parts were made
-) -> DatasetExplanation:
-    "Merge the parts of a sharded run into the tables, figure and report of one run."
-    dirs = [Path(d).expanduser() for d in ([dirs] if isinstance(dirs, (str, os.PathLike)) else dirs)]
-    if not dirs: raise ValueError("Expected at least one output folder of explain_dataset. Received: dirs=[]")
-    parts = []
-    for d in dirs:
-        if not (d / "run.json").is_file():
-            raise FileNotFoundError(f"Expected an output folder of explain_dataset (with run.json). Received: {str(d)!r}")
-        run, prog = read_json(d / "run.json"), read_json(d / "progress.json")
-        s = run["settings"]
-        want = len(shard_rows(s["inputs"]["count"], s["shard"]))
-        if not prog.get("complete"):
-            raise ValueError(f"Expected finished parts. Received: {str(d)!r} with {prog.get('rows')} of {want} images "
-                             "explained; finish it with resume=True")
-        parts.append((d, run, s))
-    s0 = parts[0][2]
-    for d, _, s in parts[1:]:
-        diff = [k for k in s0 if k not in ("model", "shard", "examples") and s.get(k) != s0[k]]
-        if diff: raise ValueError(f"Expected parts of one run (same settings). Received: {str(d)!r} differs from "
-                                  f"{str(parts[0][0])!r} in {', '.join(diff)}")
-    shards = [tuple(s["shard"]) if s["shard"] else (1, 1) for _, _, s in parts]
-    n = shards[0][1]
-    if any(k[1] != n for k in shards) or len(set(shards)) != len(shards) or len(shards) != n:
-        have = sorted(set(i for i, m in shards if m == n))
-        raise ValueError(f"Expected each of the {n} parts once. Received: parts {', '.join(f'{i}/{m}' for i, m in shards)}"
-                         + (f"; missing {', '.join(f'{i}/{n}' for i in range(1, n + 1) if i not in have)}" if len(have) < n else ""))
-    parts = [p for _, p in sorted(zip(shards, parts))]
-    names, classes, baselines = s0["channel_names"], s0["classes"], s0["ablation"]
-    tables, per_image, examples, index = [], [], [], []
-    for i, (d, run, s) in enumerate(parts):
-        t = read_csv_table(d / "explanations.csv", explanation_columns(names))
-        tables.append(t); index.append(shard_rows(s["inputs"]["count"], s["shard"]))
-        if baselines: per_image.append((read_csv_table(d / "ablation_images.csv", ablation_columns(names, baselines)), t, index[-1]))
-        if (d / "examples.csv").is_file():
-            e = read_csv_table(d / "examples.csv", ["class", "path", "probability", "index", "file"], text=("class", "path", "file"))
-            examples += [{**r, "png": (d / r["file"]).read_bytes()} for r in e.to_dict("records")]
-    order = np.argsort(np.concatenate(index), kind="stable")
-    table = pd.concat(tables, ignore_index=True).iloc[order].reset_index(drop=True)
-    abl = None
-    if baselines:  # labelled rows keep their images' order: sort by the global index of their image
-        gidx = np.concatenate([ix[np.flatnonzero(t["label"].to_numpy(str) != "")] for _, t, ix in per_image])
-        abl = pd.concat([p for p, _, _ in per_image], ignore_index=True).iloc[np.argsort(gidx, kind="stable")].reset_index(drop=True)
-    k = s0.get("examples", 3)
-    picked = []
-    for cls in shown_classes(image_classes(table), classes, _EXAMPLE_CLASSES):
-        cand = sorted((e for e in examples if e["class"] == cls), key=lambda e: (-e["probability"], e["index"]))[:k]
-        picked += [{**e, "file": f"figures/examples/{classes.index(cls):03d}-{len(picked) + j:03d}-{_stem(e['path'])}.png"}
-                   for j, e in enumerate(cand)]
-    runs = [r for _, r, _ in parts]
-    n_boot = runs[0].get("n_boot", 1000) if n_boot is None else n_boot
-    seed = runs[0].get("seed", 0) if seed is None else seed
-    skipped = []
-    if (parts[0][0] / "skipped.txt").is_file():
-        skipped = [tuple(l.split("\t", 1)) for l in (parts[0][0] / "skipped.txt").read_text().splitlines() if l]
-    info = {**runs[0], "parts": n if n > 1 else None, "seconds": round(sum(r.get("seconds") or 0 for r in runs), 3),
-            "dtypes": sorted(set(sum((r.get("dtypes") or [] for r in runs), []))), "targets": s0["targets"],
-            "values": s0["values"], "model": s0["model"], "devices": sorted(set(sum((r.get("devices") or [] for r in runs), []))),
-            "n_boot": n_boot, "seed": seed}
-    result = DatasetExplanation(table, summary_table(table, names, classes, n_boot, seed),
-                                ablation_table(abl, names, classes, baselines) if baselines else None,
-                                confusion_table(table, classes), classes, names, info, abl, picked, [], skipped)
-    if out is not None: result.save(out)
+        info = _run_record(run, plan, local, counts, devs, engine, dtypes, time.perf_counter() - t0, n_boot, seed)
+        result = _explanation(plan, sink, table, info, ex, figs, n_boot, seed)
+        if out is not None: _finish(plan, sink, run, result)
     return result

@@ -22,7 +22,8 @@ from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM
 from .targets import as_image_batch, select_output
 from .train import load_model
-from .dataset import parse_range, run_info, value_policy
+from .batches import parse_range, value_policy
+from .runs import run_info
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
 from .explore_inputs import explorer_inputs
 from .explore_widgets import ExplorerApp

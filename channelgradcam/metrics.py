@@ -25,7 +25,7 @@ __all__ = ['channel_ablation', 'Agreement', 'importance_agreement', 'PointingRes
 
 # %% ../nbs/07_metrics.ipynb #d040465a
 def _images(x, model) -> np.ndarray:
-    "`x` as a float32 (B,H,W,C) array for `model`, read as the explainers read it (`targets.as_image_batch`)."
+    "`x` as a float32 (B,H,W,C) array for `model`, read as the explainers read it (`cam.as_image_batch`)."
     return as_image_batch(x, value_range=input_range(model))
 
 # %% ../nbs/07_metrics.ipynb #cae1f123
@@ -134,25 +134,29 @@ def _replace_channel(x, k, baseline, fill=None, shift=0) -> np.ndarray:
 def channel_ablation(
     model,                        # Keras model taking (B,H,W,C) images
     x,                            # images (B,H,W,C) or one image (H,W,C), as the model expects them
-    targets=None,                 # None (top class of the intact image), int, B ints, or callable(outputs)->(B,) scores
+    targets=None,                 # None (top class of the intact image), int, B ints, callable(outputs)->(B,) scores, or a list of callables
     baseline="mean",              # "zero", "mean" (each image's channel mean), a number or per-channel values, or "shuffle"
     score:str="logit",            # "logit" (pre-softmax) or "prob" (model output)
     batch_size:int=64,            # images per forward pass
     seed:int=0,                   # seed of the "shuffle" derangements
     draws:int=1,                  # "shuffle" only: average the drops over this many distinct derangements drawn from `seed`
-    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
-) -> np.ndarray:                  # score drop (B,C); larger = the channel mattered more
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
+) -> np.ndarray:                  # score drop (B,C), or (B,C,T) for a list of T callables; larger = the channel mattered more
     "Per image and channel, how much the target score drops when that channel is replaced."
     x = _images(x, model)
     fill, shifts = _ablation_plan(baseline, draws, seed, x.shape)
     fn = _score_model(model, score, output)
     base = _predict(fn, x, batch_size)
-    t = _targets(targets, base)
-    s0 = _pick(base, t)
-    drops = np.zeros((len(x), x.shape[-1]), np.float32)
+    several = isinstance(targets, (list, tuple)) and len(targets) > 0 and all(map(callable, targets))
+    ts = [_targets(t, base) for t in (targets if several else [targets])]  # each score measured on the same forward passes
+    s0 = np.stack([_pick(base, t) for t in ts], -1)
+    drops = np.zeros((len(x), x.shape[-1], len(ts)), np.float32)
     for k in range(x.shape[-1]):
-        for shift in shifts: drops[:, k] += s0 - _pick(_predict(fn, _replace_channel(x, k, baseline, fill, shift), batch_size), t)
-    return drops / len(shifts)
+        for shift in shifts:
+            out = _predict(fn, _replace_channel(x, k, baseline, fill, shift), batch_size)
+            drops[:, k] += s0 - np.stack([_pick(out, t) for t in ts], -1)
+    drops /= len(shifts)
+    return drops if several else drops[..., 0]
 
 # %% ../nbs/07_metrics.ipynb #de468827
 @dataclass
@@ -264,7 +268,7 @@ def average_drop(
     score:str="prob",             # "prob" (as in Grad-CAM++) or "logit"
     reduce:bool=True,             # mean over images, or the per-image values (B,)
     batch_size:int=64,            # images per forward pass
-    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ):                                # fraction in [0,1] (lower = the map keeps what the model needs)
     "Grad-CAM++ average drop: mean relative fall of the score when only the explanation map `x*M` is kept."
     y, o = _explanation_scores(model, x, maps, targets, score, batch_size, output)
@@ -283,7 +287,7 @@ def increase_in_confidence(
     score:str="prob",             # "prob" (as in Grad-CAM++) or "logit"
     reduce:bool=True,             # mean over images, or the per-image booleans (B,)
     batch_size:int=64,            # images per forward pass
-    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ):                                # fraction of images whose score rises on the explanation map
     "Grad-CAM++ increase in confidence: share of images scored higher on `x*M` than on `x`."
     y, o = _explanation_scores(model, x, maps, targets, score, batch_size, output)
@@ -344,7 +348,7 @@ def deletion_curve(
     score:str="prob",             # "prob" (as in RISE) or "logit"
     batch_size:int=64,            # images per forward pass
     sigma:float|None=None,        # blur width in px for baseline="blur" (default max(H,W)/32)
-    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ) -> Curve:                       # fractions, scores (B,S+1), auc (B,): lower = better map
     "RISE deletion curve: target score as the most salient pixels are removed first."
     return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=False, output=output)
@@ -360,7 +364,7 @@ def insertion_curve(
     score:str="prob",             # "prob" (as in RISE) or "logit"
     batch_size:int=64,            # images per forward pass
     sigma:float|None=None,        # blur width in px for baseline="blur" (default max(H,W)/32)
-    output=None,                  # a multi-output model's output to score: an index or a name (`targets.select_output`)
+    output=None,                  # a multi-output model's output to score: an index or a name (`cam.select_output`)
 ) -> Curve:                       # fractions, scores (B,S+1), auc (B,): higher = better map
     "RISE insertion curve: target score as the most salient pixels are put back first."
     return _curve(model, x, maps, targets, steps, baseline, score, batch_size, sigma, insert=True, output=output)

@@ -18,7 +18,8 @@ from .tables import ALL_CLASSES, csv_safe, image_classes, shown_classes
 from .figures import new_figure, figure_png
 
 # %% auto #0
-__all__ = ['DatasetExplanation', 'disagreements', 'md_escape', 'heading', 'paragraph', 'bullets', 'table', 'pictures', 'render']
+__all__ = ['EXAMPLE_CLASSES', 'DatasetExplanation', 'file_stem', 'example_file', 'disagreements', 'md_escape', 'heading',
+           'paragraph', 'bullets', 'table', 'pictures', 'render']
 
 # %% ../nbs/08c_report.ipynb #c37e3a6e
 @dataclass(repr=False)
@@ -40,6 +41,24 @@ class DatasetExplanation:
         lab = int((self.table["label"] != "").sum())
         return (f"DatasetExplanation({len(self.table)} images, {lab} labelled, {len(self.classes)} classes, "
                 f"channels {self.channel_names}, ablation {'yes' if self.ablation is not None else 'no'})")
+
+# %% ../nbs/08c_report.ipynb #e861ebe5
+EXAMPLE_CLASSES = 20  # the report shows examples of at most this many classes (those with the most images)
+
+def file_stem(
+    path,  # an image file
+) -> str:
+    "The file's name without suffix, safe in a file name (at most 60 characters)."
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(path).stem)[:60]
+
+# %% ../nbs/08c_report.ipynb #8470f139
+def example_file(
+    k: int,  # the class's index among the model's classes
+    n: int,  # the example's position in the report
+    path,  # its image file
+) -> str:
+    "The run folder's file of an example figure."
+    return f"figures/examples/{k:03d}-{n:03d}-{file_stem(path)}.png"
 
 # %% ../nbs/08c_report.ipynb #a1c6db5c
 def _importance_panel(ax, v, names, rng):
@@ -255,14 +274,15 @@ def _write_csv(out: Path, name: str, df: pd.DataFrame | None, **kw):
 @patch
 def save(self: DatasetExplanation,
          out,  # folder to write into (created if missing)
+         streamed: bool = False,  # the per-image tables are in `out` already (`explain_dataset` wrote them as it went)
         ) -> Path:
     "Write the tables (CSV), `summary.png`, the figures and `report.md` + `report.html` into `out`; returns the report path."
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    _write_csv(out, "explanations.csv", self.table, index=False)
+    if not streamed: _write_csv(out, "explanations.csv", self.table, index=False)
     _write_csv(out, "summary.csv", self.summary, index=False, float_format="%.6g")
     _write_csv(out, "ablation.csv", self.ablation, index=False, float_format="%.6g")
-    _write_csv(out, "ablation_images.csv", self.ablation_images, index=False)
+    if not streamed: _write_csv(out, "ablation_images.csv", self.ablation_images, index=False)
     _write_csv(out, "confusion.csv", self.confusion)
     for e in [*self.examples, *self.figures]:
         (out / e["file"]).parent.mkdir(parents=True, exist_ok=True)

@@ -15,15 +15,17 @@ from scipy import stats
 __all__ = ['ALL_CLASSES', 'explanation_columns', 'round6', 'csv_safe', 'csv_unsafe', 'csv_rows', 'read_csv_table',
            'image_classes', 'shown_classes', 'summary_table', 'ablation_columns', 'ablation_table', 'confusion_table']
 
-# %% ../nbs/08a_tables.ipynb #f35f8b4f
+# %% ../nbs/08a_tables.ipynb #373d36e0
 ALL_CLASSES = "(all)"  # the class of the rows that pool every image
 
 def explanation_columns(channel_names) -> list:
     "The columns of `explanations.csv` for these channel names."
     return ["path", "label", "predicted", "probability", "target", *[f"importance_{c}" for c in channel_names], "degenerate"]
 
+# %% ../nbs/08a_tables.ipynb #80fbeaed
 def round6(v) -> float: return float(f"{float(v):.6g}")
 
+# %% ../nbs/08a_tables.ipynb #6a71f121
 def _is_number(s: str) -> bool:
     try: float(s); return True
     except ValueError: return False
@@ -35,16 +37,19 @@ def csv_safe(v):
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r", "'") and not _is_number(v): return "'" + v
     return v
 
+# %% ../nbs/08a_tables.ipynb #b42dd5b6
 def csv_unsafe(v):
     "The text `csv_safe` was given."
     return v[1:] if isinstance(v, str) and v.startswith("'") else v
 
+# %% ../nbs/08a_tables.ipynb #e02f3b87
 def csv_rows(rows) -> str:
     "CSV text of `rows` (lists), quoted where needed and made safe for spreadsheets, one '\\n'-terminated line each."
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([[csv_safe(v) for v in row] for row in rows])
     return buf.getvalue()
 
+# %% ../nbs/08a_tables.ipynb #22ed9318
 def read_csv_table(src, columns, text=("path", "label", "predicted", "target", "class", "channel", "baseline")) -> pd.DataFrame:
     "A table written by this module: text columns stay text (empty = unknown), numbers and booleans are parsed."
     df = pd.read_csv(src, dtype={c: str for c in text}, keep_default_na=False, lineterminator="\n")  # a CR is text
@@ -53,7 +58,7 @@ def read_csv_table(src, columns, text=("path", "label", "predicted", "target", "
         raise ValueError(f"Expected the columns {list(columns)}. Received: {getattr(src, 'name', src)!s} with {list(df.columns)}")
     return df
 
-# %% ../nbs/08a_tables.ipynb #20b8ecd2
+# %% ../nbs/08a_tables.ipynb #79b6b995
 def image_classes(
     table,  # an explanations table (`DatasetExplanation.table`)
 ) -> np.ndarray:
@@ -61,13 +66,14 @@ def image_classes(
     lab = table["label"].to_numpy(str)
     return np.where(lab != "", lab, table["predicted"].to_numpy(str))
 
+# %% ../nbs/08a_tables.ipynb #023f62ec
 def shown_classes(group, classes, most) -> list:
     "The (at most `most`) classes with the most images, in the model's order: what figures and examples show."
     count = {c: int(n) for c, n in zip(*np.unique(group, return_counts=True))}
     top = sorted((c for c in classes if count.get(c)), key=lambda c: -count[c])[:most]
     return [c for c in classes if c in top]
 
-# %% ../nbs/08a_tables.ipynb #ba4d7257
+# %% ../nbs/08a_tables.ipynb #9e33f715
 def _bootstrap(v, n_boot, rng, ci) -> tuple:
     "(low, high) percentile interval of the column means of v (n, C) over `n_boot` resamples of its rows (SciPy)."
     n = len(v)
@@ -76,6 +82,7 @@ def _bootstrap(v, n_boot, rng, ci) -> tuple:
                         rng=rng, batch=max(1, int(4e6 // (n * v.shape[1]))))  # resamples per batch: bounded memory
     return tuple(r.confidence_interval)
 
+# %% ../nbs/08a_tables.ipynb #31fa5620
 def summary_table(
     table: pd.DataFrame,  # explanations (the columns of `explanation_columns`)
     channel_names,  # the C channel names

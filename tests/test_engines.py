@@ -85,7 +85,8 @@ def test_dask_extra_missing(data):
 
 @pytest.mark.slow
 def test_dask_rows_resume_summarize(data, client):
-    from channelgradcam.dataset import explain_dataset, summarize
+    from channelgradcam.dataset import explain_dataset
+    from channelgradcam.merge import summarize
     out = data / "dask"
     explain_dataset(data / "cnn.keras", data / "tiles", out=out, engine="dask", scheduler=client, **KW)
     _same_tables(data / "one", out)

@@ -55,7 +55,7 @@ def run(tmp_path_factory):
 
 
 def test_markdown_and_csv_keep_names_inert(run):
-    from channelgradcam.dataset import summarize
+    from channelgradcam.merge import summarize
     out, r = run
     assert sorted(r.table["label"].unique()) == sorted(CLASSES)
     from markdown_it import MarkdownIt
