@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from .images import layout_class, list_images
 from .targets import as_image_batch
-from .dataset import find_inputs, summarize
+from .dataset import find_inputs
+from .merge import summarize
 
 # %% auto #0
 __all__ = ['ExplorerInputs', 'explorer_inputs']
