@@ -14,7 +14,8 @@ import keras
 import tensorflow as tf
 from . import __version__
 from .data import synthetic_shapes, split, mix_plan, pure_plan, make_dataset, mixed_arrays
-from .train import build_model, train, evaluate
+from .models import build_model
+from .train import train, evaluate
 from .surgery import find_layer
 from .cam import ChannelGradCAM
 from .metrics import (channel_ablation, importance_agreement, pointing_game, average_drop,

@@ -20,7 +20,7 @@ from .images import layout_class, list_images, read_image
 from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM, as_image_batch, select_output
-from .train import load_model
+from .models import load_model
 from .dataset import find_inputs, parse_range, run_info, summarize, value_policy
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table
 from .explore_widgets import ExplorerApp
