@@ -15,7 +15,7 @@ TARGET_CACHED_S = 0.2
 
 
 def _models(size):
-    from channelgradcam.train import build_model
+    from channelgradcam.models import build_model
     yield "small_cnn", build_model(2, (size, size, 3), backbone="small_cnn", weights=None)
     yield "resnet50", build_model(2, (size, size, 3), backbone="resnet50", weights=None)
 

@@ -40,7 +40,7 @@ except ImportError:
     sys.path.insert(0, os.path.dirname(HERE))
 
 K = 10  # classes
-WIDTHS = (16, 16, 32, 32, 64, 64)  # channelgradcam.train's small_cnn
+WIDTHS = (16, 16, 32, 32, 64, 64)  # channelgradcam.models's small_cnn
 
 
 def configs(quick=False):
@@ -53,7 +53,7 @@ def configs(quick=False):
 def keras_model(name, size, bands):
     "The model with logits out (no softmax), built with the current Keras backend."
     import keras
-    from channelgradcam.train import small_cnn
+    from channelgradcam.models import small_cnn
     shape = (size, size, bands)
     if name == "resnet50":
         return keras.applications.ResNet50(weights=None, input_shape=shape, classes=K, classifier_activation=None)

@@ -7,8 +7,8 @@ from . import core  # noqa: F401 (imported first by every entry point: it quiets
 # The entry points most users need, importable from the package itself. They load on first use, so that
 # `import channelgradcam` stays light (no TensorFlow until something needs it).
 _EXPORTS = {"ChannelGradCAM": "cam", "LayerCAM": "cam", "GradCAM": "cam", "GradCAMPlusPlus": "cam", "CAMResult": "cam",
-            "read_image": "images", "explain_dataset": "dataset", "summarize": "merge", "build_model": "train",
-            "load_model": "train", "show_channel_cams": "viz", "run_demo": "demo"}
+            "read_image": "images", "explain_dataset": "dataset", "summarize": "merge", "build_model": "models",
+            "load_model": "models", "show_channel_cams": "viz", "run_demo": "demo"}
 __all__ = list(_EXPORTS)
 
 def __getattr__(name):

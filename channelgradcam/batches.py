@@ -21,7 +21,7 @@ import tensorflow as tf
 import keras
 from .cam import ChannelGradCAM
 from .metrics import channel_ablation
-from .train import load_model
+from .models import load_model
 from .tables import round6
 from fastcore.basics import patch
 
@@ -130,7 +130,7 @@ def device_names(
 
 # %% ../nbs/08d_batches.ipynb #e458254f
 def as_model(
-    model,  # a keras.Model, or a .keras/.h5 file or a run folder (`train.load_model`)
+    model,  # a keras.Model, or a .keras/.h5 file or a run folder (`models.load_model`)
 ) -> tuple:
     "(keras.Model, description): `model` itself, or loaded from its file or run folder."
     if isinstance(model, keras.Model): return model, model.name

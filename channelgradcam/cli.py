@@ -16,18 +16,15 @@ class CLIError(Exception):
     "An error shown to the user as one line, without a traceback."
 
 # %% ../nbs/11_cli.ipynb #4c0f5b4c
-_FLAGS = {"output": "--output", "input_range": "--input-range", "scale": "--scale", "channel_axis": "--channel-axis",
-          "imdir": "--imdir", "run_dir": "--out", "epochs": "--epochs", "batch_size": "--batch-size", "channels": "--channels",
-          "key_channel": "--key-channel", "channel_names": "--channel-names", "weights": "--weights", "mix": "--mix",
-          "pure": "--pure", "lr": "--lr", "patience": "--patience", "cache_dir": "--cache-dir", "resume": "--resume",
-          "overwrite": "--force"}  # a library parameter → the flag that sets it (size, backbone keep their names: resume diffs)
+_RENAMED = {"run_dir": "--out", "overwrite": "--force", "class_names": "--classes", "targets": "--target"}  # parameter → its flag
 
 def _flags(text: str, have) -> str:
-    "`text` with the library's parameters named as the flags in `have`: `lr=0` → `--lr 0`, `resume=True` → `--resume`, `` `lr` `` → `--lr`."
-    flags = {k: v for k, v in _FLAGS.items() if v in have}
-    if not flags: return text
-    names = "|".join(flags)
+    "`text` with the library's parameters named as the flags in `have`: `lr=0` → `--lr 0`, `resume=True` → `--resume`, `resume=False` → `no --resume`, `` `lr` `` → `--lr`."
+    flags = {f[2:].replace("-", "_"): f for f in have if f.startswith("--")} | {k: v for k, v in _RENAMED.items() if v in have}
+    names = "|".join(sorted(flags, key=len, reverse=True))
+    if not names: return text
     text = re.sub(rf"\b({names})=True\b", lambda m: flags[m[1]], text)
+    text = re.sub(rf"\b({names})=False\b", lambda m: "no " + flags[m[1]], text)
     text = re.sub(rf"\b({names})=", lambda m: flags[m[1]] + " ", text)
     return re.sub(rf"`({names})`", lambda m: flags[m[1]], text)
 
@@ -47,8 +44,9 @@ _TRAIN_OPTIONS = ("imdir", "epochs", "size", "batch_size", "backbone", "mix", "c
                   "channel_axis", "channel_names", "lr", "patience", "seed", "cache_dir", "resume")  # passed as they are
 
 def cmd_train(args) -> int:
-    "`train.train_from_folder` with the options as its parameters; progress lines on stdout, timed from the start."
-    from channelgradcam.train import train_from_folder, TrainingDivergedError
+    "`folders.train_from_folder` with the options as its parameters; progress lines on stdout, timed from the start."
+    from channelgradcam.folders import train_from_folder
+    from channelgradcam.train import TrainingDivergedError
     from channelgradcam.core import StepLog
     say = StepLog(lambda line: print(_flags(line, _command_flags('train')), flush=True))
     args.run_folder = _run_dir(args)  # for the Ctrl-C message
@@ -133,7 +131,7 @@ def _check_writable(fig: pathlib.Path, inputs, force: bool):
 def _image_setup(args) -> argparse.Namespace:
     "What the images of one `explain` call share: the model, loaded once, its explainer, names, target and pixel conversion."
     from channelgradcam.surgery import input_range
-    from channelgradcam.train import load_model
+    from channelgradcam.models import load_model
     from channelgradcam.cam import ChannelGradCAM
     from channelgradcam.targets import select_output
     from channelgradcam.dataset import class_index, name_list
@@ -275,6 +273,25 @@ def _value_options(p):
     p.add_argument("--output", default=None, metavar="NAME|INDEX", help="the output to explain, for a model with several "
                    "(a name or 0-based index; the error for such a model lists them)")
 
+# %% ../nbs/11_cli.ipynb #de0ef5fa
+def _dataset_options(d):
+    "The options of `explain` that only a data set uses (tables, ablation, resume, shards, engines)."
+    d.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    d.add_argument("--no-ablation", action="store_true", help="skip the channel ablation (on by default when labels are known)")
+    d.add_argument("--figures", type=int, default=0, metavar="N", help="also write per-image figures for the first N images")
+    d.add_argument("--save-maps", action="store_true", help="save the maps (float16, compressed .npz per batch) in --out/maps")
+    d.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    d.add_argument("--shard", default=None, metavar="I/N", help="explain every N-th image from the I-th (1-based) into its own "
+                   "--out; merge the parts with `channelgradcam summarize`")
+    d.add_argument("--devices", default=None, help="comma-separated devices to spread batches over, e.g. GPU:0,GPU:1 "
+                   "(default: every visible GPU)")
+    d.add_argument("--engine", default=None, metavar="NAME", help="local (default: this process) or dask (tasks on a Dask "
+                   'cluster, one part file each in --out/parts; pip install "channelgradcam[dask]")')
+    d.add_argument("--workers", type=int, default=None, metavar="N", help="--engine dask without --scheduler: worker "
+                   "processes of the local cluster (default 2)")
+    d.add_argument("--scheduler", default=None, metavar="ADDRESS", help="--engine dask: the address of your cluster's "
+                   "scheduler, e.g. tcp://host:8786 (default: a local cluster, closed after)")
+
 # %% ../nbs/11_cli.ipynb #3976cab3
 def _explain_parser(sub, fmt):
     e = sub.add_parser("explain", formatter_class=fmt, help="per-channel class activation maps of one image or a whole data set",
@@ -311,22 +328,7 @@ def _explain_parser(sub, fmt):
     e.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE (default: the model's input size; "
                    "images keep their size for a model that takes any size)")
     e.add_argument("--dpi", type=int, default=100, help="resolution of the one-image figure")
-    d = e.add_argument_group("data sets")
-    d.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    d.add_argument("--no-ablation", action="store_true", help="skip the channel ablation (on by default when labels are known)")
-    d.add_argument("--figures", type=int, default=0, metavar="N", help="also write per-image figures for the first N images")
-    d.add_argument("--save-maps", action="store_true", help="save the maps (float16, compressed .npz per batch) in --out/maps")
-    d.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    d.add_argument("--shard", default=None, metavar="I/N", help="explain every N-th image from the I-th (1-based) into its own "
-                   "--out; merge the parts with `channelgradcam summarize`")
-    d.add_argument("--devices", default=None, help="comma-separated devices to spread batches over, e.g. GPU:0,GPU:1 "
-                   "(default: every visible GPU)")
-    d.add_argument("--engine", default=None, metavar="NAME", help="local (default: this process) or dask (tasks on a Dask "
-                   'cluster, one part file each in --out/parts; pip install "channelgradcam[dask]")')
-    d.add_argument("--workers", type=int, default=None, metavar="N", help="--engine dask without --scheduler: worker "
-                   "processes of the local cluster (default 2)")
-    d.add_argument("--scheduler", default=None, metavar="ADDRESS", help="--engine dask: the address of your cluster's "
-                   "scheduler, e.g. tcp://host:8786 (default: a local cluster, closed after)")
+    _dataset_options(e.add_argument_group("data sets"))
     e.set_defaults(func=cmd_explain)
 
 # %% ../nbs/11_cli.ipynb #1875779b

@@ -362,7 +362,7 @@ def _saved_figures(out: Path, table, figures: int) -> list:
 
 # %% ../nbs/08_dataset.ipynb #78f68ac8
 def explain_dataset(
-    model,  # a keras.Model, or a .keras/.h5 file or a run folder (`train.load_model`)
+    model,  # a keras.Model, or a .keras/.h5 file or a run folder (`models.load_model`)
     inputs,  # image files, folders (class sub-folders give labels) and @list.txt files: one or a list
     channel_names=None,  # the C channel names (list or "R,G,B,NIR"); default: the run's own, else ch1..chC
     class_names=None,  # the K class names (list or "a,b"); default: the run's metrics.json, else 0..K-1

@@ -13,7 +13,8 @@ import keras
 import tensorflow as tf
 from . import __version__
 from .demo_data import demo_data
-from .train import build_model, train, evaluate
+from .models import build_model
+from .train import train, evaluate
 from .surgery import find_layer
 from .cam import ChannelGradCAM
 from .metrics import (channel_ablation, importance_agreement, pointing_game, average_drop,

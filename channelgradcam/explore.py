@@ -21,7 +21,7 @@ from . import surgery
 from .surgery import flatten_model, spatial_layers
 from .cam import ChannelGradCAM, GradCAM, LayerCAM
 from .targets import as_image_batch, select_output
-from .train import load_model
+from .models import load_model
 from .batches import parse_range, value_policy
 from .runs import run_info
 from .tables import ALL_CLASSES, explanation_columns, image_classes, summary_table

@@ -346,7 +346,7 @@ def _trained_model(folder):
     import keras
     from channelgradcam.mixing import mix_plan, mixed_arrays, synthetic_shapes
     from channelgradcam.images import list_images, read_image, to_float
-    from channelgradcam.train import build_model
+    from channelgradcam.models import build_model
     keras.utils.set_random_seed(0)
     classes = ("disk", "cross")
     tr, te = synthetic_shapes(160, size=32, class_names=classes, seed=0), synthetic_shapes(12, size=32, class_names=classes, seed=1)

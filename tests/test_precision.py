@@ -15,7 +15,7 @@ def folder(tmp_path):
     "(model file, a folder of 8-bit PNG crops of scikit-image's photos in two class sub-folders)."
     from PIL import Image
     from skimage import data
-    from channelgradcam.train import build_model
+    from channelgradcam.models import build_model
     keras.utils.set_random_seed(0)
     build_model(2, (32, 32, 3), backbone="small_cnn", weights=None).save(tmp_path / "m.keras")
     for cls, photo in (("cat", data.chelsea()), ("coffee", data.coffee())):
@@ -37,7 +37,7 @@ def test_bfloat16_dataset_run_is_close_and_recorded(tmp_path, folder, capsys):
     assert np.abs(a[cols].to_numpy() - b[cols].to_numpy()).max() < 0.05  # measured here: 0.02 (untrained small_cnn)
     capsys.readouterr()
     assert main([*common, "--out", str(tmp_path / "bf16"), "--resume"]) == 1  # float32 cannot continue a bfloat16 run
-    assert "precision='float32' (the run has 'bfloat16')" in capsys.readouterr().err
+    assert "--precision 'float32' (the run has 'bfloat16')" in capsys.readouterr().err
 
 
 def test_bad_precision_writes_nothing(tmp_path, folder):

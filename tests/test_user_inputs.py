@@ -190,12 +190,12 @@ def test_subclassed_model_needs_what_it_lacks():
 def test_several_images_load_the_model_once(tmp_path, faces, capsys, monkeypatch):
     "`explain a.png b.png c.png --out fig.png`: one figure and one JSON line per image, the model loaded once for all."
     import json
-    from channelgradcam import cli, train
+    from channelgradcam import cli, models
     model_file, crops, _ = faces
     images = sorted(str(p) for p in crops.rglob("*.png"))[:3]
     loads = []
-    real = train.load_model
-    monkeypatch.setattr(train, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    real = models.load_model
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
     flags = ["--output", "prob", "--input-range=-1,1"]
     assert cli.main(["explain", "--model", str(model_file), *images, "--out", str(tmp_path / "fig.png"), *flags]) == 0
     lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
