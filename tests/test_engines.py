@@ -54,6 +54,7 @@ def _cli(*args):
                           env=_env(), cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow  # ~18 s: waits for the unreachable scheduler's connect timeout
 def test_unknown_engine_and_unreachable_scheduler(data):
     r = _cli("explain", "--model", data / "cnn.keras", data / "tiles", "--out", data / "bad1", "--engine", "spark")
     assert r.returncode == 1 and "--engine 'spark'" in r.stderr and "'dask'" in r.stderr, r.stderr
