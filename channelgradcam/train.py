@@ -273,6 +273,17 @@ def _restore(run, state, model):
         if p != ck: p.unlink()
     return work, best
 
+# %% ../nbs/05_train.ipynb #1a6798de
+def _working_model(model, strategy, run, state, lr, momentum, nesterov):
+    "(the model to fit, the best weights so far): the run's checkpoint when resuming, else `model` (cloned into `strategy`'s scope if built outside it), compiled."
+    with (strategy or tf.distribute.get_strategy()).scope():
+        if state is not None: return _restore(run, state, model)
+        work = model if strategy is None or _built_under(model, strategy) else keras.models.clone_model(model)
+        if work is not model: work.set_weights(model.get_weights())
+        work.compile(optimizer=keras.optimizers.SGD(lr, momentum=momentum, nesterov=nesterov),
+                     loss=keras.losses.SparseCategoricalCrossentropy(), metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        return work, None
+
 # %% ../nbs/05_train.ipynb #2acb290e
 def train(
     model: keras.Model,  # a model from `build_model` (or any Keras classifier ending in softmax)
@@ -303,16 +314,7 @@ def train(
             raise ValueError(f"Expected {'validation data' if state['monitor'] == 'val_loss' else 'no validation data'}, as the run in "
                              f"{str(run)!r} was started with (early stopping watches {state['monitor']}). Received: val_ds="
                              f"{'None' if val_ds is None else 'a dataset'}")
-        strat = strategy or tf.distribute.get_strategy()
-        best = None
-        with strat.scope():
-            if state is not None: work, best = _restore(run, state, model)
-            else:
-                work = model if strategy is None or _built_under(model, strategy) else keras.models.clone_model(model)
-                if work is not model: work.set_weights(model.get_weights())
-                work.compile(optimizer=keras.optimizers.SGD(lr, momentum=momentum, nesterov=nesterov),
-                             loss=keras.losses.SparseCategoricalCrossentropy(),
-                             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        work, best = _working_model(model, strategy, run, state, lr, momentum, nesterov)
         ckpt = RunCheckpoint(run, patience, monitor, state or _new_state(settings, model, monitor), best, verbose, hooks=callbacks or ())
         _fit(work, ckpt, state, run, _xy(train_ds), _xy(val_ds), epochs, verbose, callbacks)
         if work is not model: model.set_weights(work.get_weights())
