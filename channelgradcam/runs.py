@@ -129,16 +129,16 @@ class RunSink:
         return io.StringIO(self.mem[name].getvalue()) if self.mem is not None else self.out / name
 
 # %% ../nbs/08b_runs.ipynb #b8586ed4
+def _marker_key(marker: Path) -> str: return "channelgradcam_" + marker.name.removeprefix(".channelgradcam-")
+
 def _read_marker(marker: Path) -> dict | None:
     "The marker's record (a dict with `complete` and `files`), or None if it is missing, unreadable or another kind's."
     try: m = read_json(marker)
     except ValueError: return None  # missing, unreadable or not JSON
-    key = "channelgradcam_" + marker.name.removeprefix(".channelgradcam-")
-    return m if isinstance(m, dict) and m.get(key) == 1 and isinstance(m.get("files"), list) else None
+    return m if isinstance(m, dict) and m.get(_marker_key(marker)) == 1 and isinstance(m.get("files"), list) else None
 
 def _write_marker(marker: Path, complete: bool, files, **info):
-    key = "channelgradcam_" + marker.name.removeprefix(".channelgradcam-")
-    core.write_json(marker, {key: 1, "complete": bool(complete), "files": sorted(files), **info})
+    core.write_json(marker, {_marker_key(marker): 1, "complete": bool(complete), "files": sorted(files), **info})
 
 # %% ../nbs/08b_runs.ipynb #18580a14
 def _own_files(folder: Path, marker: dict) -> list:
