@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -221,6 +222,17 @@ def start_server(model, # a .keras/.h5 file or a training run folder; or a keras
         raise
     return server
 
+# %% ../nbs/09b_server.ipynb #c54053a2
+@contextlib.contextmanager
+def _stopped_by_signals():
+    "Within: SIGINT and SIGTERM raise `KeyboardInterrupt` (in the main thread; signals can only be handled there)."
+    def interrupt(signum, frame): raise KeyboardInterrupt
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    try: yield
+    finally:
+        for s, handler in previous.items(): signal.signal(s, handler)
+
 # %% ../nbs/09b_server.ipynb #385f6098
 def serve(model, # a .keras/.h5 file or a training run folder; or a keras.Model
           images, # image files, folders, @list.txt files, or a results folder of `explain_dataset` (one or a list)
@@ -228,19 +240,20 @@ def serve(model, # a .keras/.h5 file or a training run folder; or a keras.Model
           open_browser:bool=False, # open the page in the default web browser
           **options, # `explore` options for the page: labels, class_names, channel_names, scale, batch_size, ...
          ) -> int:
-    "Serve the explorer as a local web page (Voilà on 127.0.0.1), print its address, and stop cleanly on Ctrl-C."
-    try: server = start_server(model, images, port=port, **options)
-    except KeyboardInterrupt:
-        print("Stopped before the explorer started.", flush=True)
-        return 0
-    try:
-        print(f"The explorer is at {server.url} (Ctrl-C stops it)", flush=True)
-        server.echo_errors()  # a page that fails says why here, not only in the temporary log
-        if open_browser: webbrowser.open(server.url)
-        status = server.wait()
-        raise RuntimeError(f"Expected the explorer's server to run until Ctrl-C. Received: Voilà exited with status "
-                           f"{status}:\n{server.log_tail()}")
-    except KeyboardInterrupt:
-        print("Stopping the explorer…", flush=True)
-        return 0
-    finally: server.stop()
+    "Serve the explorer as a local web page (Voilà on 127.0.0.1), print its address, and stop cleanly on Ctrl-C or `kill`."
+    with _stopped_by_signals():
+        try: server = start_server(model, images, port=port, **options)
+        except KeyboardInterrupt:
+            print("Stopped before the explorer started.", flush=True)
+            return 0
+        try:
+            print(f"The explorer is at {server.url} (Ctrl-C stops it)", flush=True)
+            server.echo_errors()  # a page that fails says why here, not only in the temporary log
+            if open_browser: webbrowser.open(server.url)
+            status = server.wait()
+            raise RuntimeError(f"Expected the explorer's server to run until Ctrl-C. Received: Voilà exited with status "
+                               f"{status}:\n{server.log_tail()}")
+        except KeyboardInterrupt:
+            print("Stopping the explorer…", flush=True)
+            return 0
+        finally: server.stop()

@@ -128,10 +128,12 @@ def test_server_answers_only_the_page(tmp_path):
 
 
 @pytest.mark.slow
-def test_explore_command_page_token_and_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_explore_command_page_token_and_ctrl_c(tmp_path, stop):
     """`channelgradcam explore` as a user runs it: the printed address (with its token) gives the page; the page's
-    kernel refuses a visitor without the token (its REST and websocket URLs); Ctrl-C stops everything: exit status 0,
-    no process left, the port closed."""
+    kernel refuses a visitor without the token (its REST and websocket URLs); Ctrl-C or `kill` stops everything: exit
+    status 0, no process left, the port closed. Started as a shell starts a background job (`... &`: SIGINT ignored),
+    which Python would keep: Ctrl-C then did nothing, and `kill` left Voilà and its kernel running."""
     require_module("voila")
     from channelgradcam.server import _children
     model, inputs = _inputs(tmp_path)
@@ -142,7 +144,7 @@ def test_explore_command_page_token_and_ctrl_c(tmp_path):
     cmd = [sys.executable, "-c", "import sys; from channelgradcam.cli import main; sys.exit(main())",
            "explore", "--model", str(model), str(inputs), "--port", str(port), "--classes", "cat,dog"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         line = proc.stdout.readline()
         m = re.fullmatch(rf"The explorer is at (http://127\.0\.0\.1:{port}/\?token=([\w-]+)) \(Ctrl-C stops it\)", line.strip())
@@ -161,11 +163,11 @@ def test_explore_command_page_token_and_ctrl_c(tmp_path):
               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
         status, body = _get(port, f"/api/kernels/{kid}/channels", headers=ws)
         assert status == 403, f"the kernel's websocket answered a visitor without the token: {status} {body[:200]!r}"
-        proc.send_signal(signal.SIGINT)                                    # Ctrl-C
+        proc.send_signal(getattr(signal, stop))                            # Ctrl-C, or kill
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:  # a failure above: Ctrl-C first, so that `explore` stops Voilà (its own session) too
-            proc.send_signal(signal.SIGINT)
+        if proc.poll() is None:  # a failure above: SIGTERM first, so that `explore` stops Voilà (its own session) too
+            proc.send_signal(signal.SIGTERM)
             try: proc.wait(60)
             except subprocess.TimeoutExpired: proc.kill()
     out = proc.stdout.read()
